@@ -1,0 +1,221 @@
+// buildApp(config): the whole service as a ready Fastify instance. Everything
+// is registered here, explicitly and in order; main.ts only listens.
+import { constants as zlib } from 'node:zlib'
+import accepts from '@fastify/accepts'
+import compress from '@fastify/compress'
+import cors from '@fastify/cors'
+import helmet from '@fastify/helmet'
+import Fastify, { type FastifyInstance, LogController } from 'fastify'
+import { loadSigningKey } from './auth/keys.ts'
+import { authRoutes } from './auth/routes.ts'
+import { AuthService } from './auth/service.ts'
+import { AccessTokens } from './auth/tokens.ts'
+import type { Config } from './config.ts'
+import { type Database, openDatabase } from './db/database.ts'
+import { migrateToLatest } from './db/migrate.ts'
+import { type EventRecorder, noEventRecorder } from './events/recorder.ts'
+import { registerAuthentication } from './http/authenticate.ts'
+import { registerErrorHandler } from './http/error-handler.ts'
+import { registerLifecycle, requestIdFor } from './http/lifecycle.ts'
+import { registerNotFound } from './http/not-found.ts'
+import { registerOpenApi } from './http/openapi.ts'
+import { registerRateLimits } from './http/rate-limit.ts'
+import { ErrorSchema } from './http/schemas.ts'
+import './http/types.ts'
+import { UserSchema } from './auth/schemas.ts'
+import { validatorCompiler } from './http/validation.ts'
+import { IdempotencyService } from './idempotency/service.ts'
+import { Metrics } from './ops/metrics.ts'
+import { opsRoutes } from './ops/routes.ts'
+import { startPurgeJob } from './tasks/purge.ts'
+import { taskRoutes } from './tasks/routes.ts'
+import { TaskSchema } from './tasks/schemas.ts'
+import { TaskService } from './tasks/service.ts'
+import { type Clock, systemClock } from './time.ts'
+
+export const VERSION = '0.1.0'
+
+export interface AppOverrides {
+  clock?: Clock
+  database?: Database
+  events?: EventRecorder
+  /** Pino destination for tests that read the logs; stdout otherwise. */
+  logStream?: NodeJS.WritableStream
+  /** Start background jobs (default true). */
+  backgroundJobs?: boolean
+}
+
+export interface AppState {
+  shuttingDown: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Marks the app as draining: /ready answers 503 and new requests are refused. */
+    beginShutdown(): void
+    database: Database
+  }
+}
+
+const REDACT = [
+  'req.headers.authorization',
+  'headers.authorization',
+  '*.password',
+  '*.accessToken',
+  '*.refreshToken',
+  '*.token',
+  '*.secret',
+]
+
+export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
+  const clock = overrides.clock ?? systemClock
+  const database = overrides.database ?? openDatabase(config)
+  const state: AppState = { shuttingDown: false }
+
+  const app = Fastify({
+    logger: {
+      level: config.LOG_LEVEL,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      ...(overrides.logStream ? { stream: overrides.logStream } : {}),
+    },
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    // One line per request is written by the onResponse hook in http/lifecycle.ts.
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    trustProxy: config.TRUST_PROXY,
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+  })
+  app.decorate('database', database)
+  app.decorate('beginShutdown', () => {
+    state.shuttingDown = true
+  })
+
+  try {
+    await migrateToLatest(database)
+    const signingKey = await loadSigningKey({
+      privateKeyPem: config.JWT_PRIVATE_KEY,
+      dataDir: config.DATA_DIR,
+    })
+    const tokens = new AccessTokens(
+      {
+        issuer: config.JWT_ISSUER,
+        audience: config.JWT_AUDIENCE,
+        accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+      },
+      signingKey,
+    )
+    const auth = new AuthService({
+      database,
+      tokens,
+      clock,
+      refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+    })
+    const tasks = new TaskService({
+      database,
+      clock,
+      events: overrides.events ?? noEventRecorder,
+      requireIfMatch: config.REQUIRE_IF_MATCH,
+    })
+    const idempotency = new IdempotencyService({ database, clock, ttlHours: config.IDEMPOTENCY_TTL_HOURS })
+    const metrics = new Metrics()
+
+    app.setValidatorCompiler(validatorCompiler)
+    app.addSchema(ErrorSchema)
+    app.addSchema(TaskSchema)
+    app.addSchema(UserSchema)
+    registerErrorHandler(app)
+    registerNotFound(app)
+    await app.register(accepts)
+    registerLifecycle(app, { isShuttingDown: () => state.shuttingDown })
+    metrics.register(app)
+
+    const { resolvePrincipal, enforceAccess } = registerAuthentication(app, {
+      verifyBearer: (token) => tokens.verify(token),
+    })
+    const applyRateLimit = await registerRateLimits(app, config)
+    app.addHook('onRequest', resolvePrincipal)
+    app.addHook('onRequest', applyRateLimit)
+    app.addHook('onRequest', enforceAccess)
+
+    await app.register(helmet, {
+      global: true,
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'none'"],
+          frameAncestors: ["'none'"],
+          baseUri: ["'none'"],
+          formAction: ["'none'"],
+        },
+      },
+      hsts: { maxAge: 31_536_000, includeSubDomains: true },
+    })
+    const origins = config.CORS_ORIGINS.split(',')
+      .map((o) => o.trim())
+      .filter(Boolean)
+    await app.register(cors, {
+      origin: origins.includes('*') ? '*' : origins.length > 0 ? origins : false,
+      methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+      allowedHeaders: [
+        'Authorization',
+        'Content-Type',
+        'If-Match',
+        'If-None-Match',
+        'Idempotency-Key',
+        'X-Request-Id',
+        'Last-Event-ID',
+      ],
+      exposedHeaders: [
+        'ETag',
+        'Location',
+        'Link',
+        'X-Request-Id',
+        'RateLimit',
+        'RateLimit-Policy',
+        'Retry-After',
+        'Idempotency-Replayed',
+        'Allow',
+      ],
+      maxAge: 600,
+    })
+    await app.register(compress, {
+      global: true,
+      threshold: 1024,
+      encodings: ['br', 'gzip'],
+      // Brotli's default quality (11) costs far more CPU than it saves on JSON; 4 is the usual API setting.
+      brotliOptions: { params: { [zlib.BROTLI_PARAM_QUALITY]: 4 } },
+    })
+    await registerOpenApi(app, VERSION)
+
+    await app.register(
+      opsRoutes({
+        readiness: { isShuttingDown: () => state.shuttingDown, checkDependencies: () => database.ping() },
+        metrics,
+        metricsToken: config.METRICS_TOKEN,
+      }),
+    )
+    await app.register(authRoutes({ auth, tokens }))
+    await app.register(taskRoutes({ tasks, idempotency }))
+
+    if (overrides.backgroundJobs !== false) {
+      const purge = startPurgeJob({
+        database,
+        clock,
+        retentionDays: config.TASK_RETENTION_DAYS,
+        intervalSeconds: config.PURGE_INTERVAL_SECONDS,
+        log: app.log,
+      })
+      app.addHook('onClose', () => purge.stop())
+    }
+    app.addHook('onClose', () => database.close())
+    await app.ready()
+    return app
+  } catch (error) {
+    await app.close().catch(() => {})
+    await database.close().catch(() => {})
+    throw error
+  }
+}

@@ -1,0 +1,121 @@
+// Configuration: one TypeBox schema for the environment, validated once at boot.
+// The Config type is derived from the schema; nothing else reads process.env.
+import { existsSync, readFileSync } from 'node:fs'
+import { type Static, Type } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+const Int = (def: number, min: number, max: number, description: string) =>
+  Type.Integer({ default: def, minimum: min, maximum: max, description })
+const Bool = (def: boolean, description: string) => Type.Boolean({ default: def, description })
+const Str = (def: string, description: string) => Type.String({ default: def, description })
+const OptionalSecret = (description: string) => Type.Optional(Type.String({ minLength: 1, description }))
+
+export const ConfigSchema = Type.Object({
+  NODE_ENV: Str('production', 'production | development | test; only changes defaults of logging'),
+  PORT: Int(3000, 0, 65535, 'TCP port to listen on (0 picks a free port)'),
+  HOST: Str('127.0.0.1', 'Address to bind'),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info', description: 'pino log level' },
+  ),
+  DATA_DIR: Str('./data', 'Directory for the embedded database and generated keys'),
+  DATABASE_URL: Type.Optional(
+    Type.String({
+      pattern: '^postgres(ql)?://',
+      description: 'postgres://… to use PostgreSQL; unset for SQLite',
+    }),
+  ),
+  DATABASE_POOL_MAX: Int(10, 1, 1000, 'PostgreSQL pool size'),
+  DATABASE_STATEMENT_TIMEOUT_MS: Int(5000, 100, 600_000, 'PostgreSQL statement timeout'),
+  DATABASE_CONNECT_TIMEOUT_MS: Int(2000, 100, 60_000, 'PostgreSQL connection timeout'),
+  REDIS_URL: Type.Optional(
+    Type.String({ pattern: '^rediss?://', description: 'redis://… for shared limits and fan-out' }),
+  ),
+  BODY_LIMIT_BYTES: Int(1_048_576, 1024, 100 * 1_048_576, 'Largest accepted request body'),
+  TRUST_PROXY: Bool(false, 'Trust X-Forwarded-For for the client address'),
+  JWT_ISSUER: Str('task-tracker', 'iss claim of access tokens'),
+  JWT_AUDIENCE: Str('task-tracker-api', 'aud claim of access tokens'),
+  JWT_PRIVATE_KEY: OptionalSecret('PKCS#8 PEM Ed25519 private key; generated into DATA_DIR when unset'),
+  ACCESS_TOKEN_TTL_SECONDS: Int(900, 30, 86_400, 'Access token lifetime'),
+  REFRESH_TOKEN_TTL_SECONDS: Int(30 * 86_400, 60, 365 * 86_400, 'Refresh token lifetime'),
+  RATE_LIMIT_PER_MINUTE: Int(600, 0, 1_000_000, 'Requests per minute per user (0 = off)'),
+  RATE_LIMIT_ANON_PER_MINUTE: Int(
+    120,
+    0,
+    1_000_000,
+    'Requests per minute per client address when anonymous (0 = off)',
+  ),
+  RATE_LIMIT_AUTH_PER_MINUTE: Int(
+    20,
+    0,
+    1_000_000,
+    'Requests per minute per address on /v1/auth/* (0 = off)',
+  ),
+  CORS_ORIGINS: Str('', 'Comma-separated allowed origins; empty = no cross-origin access; * = any'),
+  METRICS_TOKEN: OptionalSecret('When set, /metrics needs Authorization: Bearer <token>'),
+  SHUTDOWN_TIMEOUT_MS: Int(10_000, 0, 600_000, 'How long in-flight requests may finish after SIGTERM'),
+  TASK_RETENTION_DAYS: Int(30, 0, 3650, 'Days a deleted task is kept before it is purged'),
+  PURGE_INTERVAL_SECONDS: Int(3600, 1, 86_400, 'How often the purge job runs'),
+  IDEMPOTENCY_TTL_HOURS: Int(24, 1, 720, 'How long Idempotency-Key responses are replayed'),
+  REQUIRE_IF_MATCH: Bool(false, 'Require If-Match on PATCH and DELETE (428 without it)'),
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+export class ConfigError extends Error {
+  readonly problems: string[]
+  constructor(problems: string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+const KEYS = Object.keys(ConfigSchema.properties) as (keyof Config)[]
+
+/**
+ * Builds a Config from an environment map. `NAME_FILE` reads NAME from a file;
+ * every problem is collected so one message names every bad variable.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const problems: string[] = []
+  const raw: Record<string, unknown> = {}
+  for (const key of KEYS) {
+    const fileVar = `${key}_FILE`
+    const direct = env[key]
+    const file = env[fileVar]
+    if (file !== undefined && file !== '') {
+      if (direct !== undefined && direct !== '') {
+        problems.push(`${key}: set either ${key} or ${fileVar}, not both`)
+        continue
+      }
+      try {
+        raw[key] = readFileSync(file, 'utf8').trim()
+      } catch {
+        problems.push(`${fileVar}: cannot read the file it names`)
+      }
+      continue
+    }
+    if (direct !== undefined && direct !== '') raw[key] = direct
+  }
+  const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw))
+  for (const error of Value.Errors(ConfigSchema, converted)) {
+    const name = error.path.replace(/^\//, '')
+    // Never echo the value: it may be a secret.
+    problems.push(`${name}: ${error.message}`)
+  }
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)])
+  return converted as Config
+}
+
+/** Loads `.env` from the working directory when present (values already set win). */
+export function loadDotEnv(path = '.env'): void {
+  if (existsSync(path)) process.loadEnvFile(path)
+}
+
+/** A config for tests and tools: defaults plus overrides, validated the same way. */
+export function configFrom(overrides: Partial<Record<keyof Config, string | number | boolean>>): Config {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) env[k] = String(v)
+  return loadConfig(env)
+}

@@ -1,0 +1,48 @@
+// The storage seam: opens the configured engine and hands out one Kysely
+// instance typed by Schema. Services and repositories only see `Database`.
+import { Kysely, type Transaction } from 'kysely'
+import type { Config } from '../config.ts'
+import type { Schema } from './schema.ts'
+import { openSqlite } from './sqlite.ts'
+
+export type Engine = 'sqlite' | 'postgres'
+
+/** Anything a repository can run a query on: the database or an open transaction. */
+export type Executor = Kysely<Schema> | Transaction<Schema>
+
+export interface Database {
+  readonly db: Kysely<Schema>
+  readonly engine: Engine
+  /** A cheap round trip used by /ready. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+export function openDatabase(config: Config): Database {
+  if (config.DATABASE_URL) {
+    throw new Error('DATABASE_URL is set but the PostgreSQL engine is not available in this build')
+  }
+  const { dialect, raw } = openSqlite(config.DATA_DIR)
+  const db = new Kysely<Schema>({ dialect })
+  return {
+    db,
+    engine: 'sqlite',
+    async ping() {
+      raw.prepare('select 1').get()
+    },
+    async close() {
+      await db.destroy()
+    },
+  }
+}
+
+/**
+ * Runs `work` in one transaction: everything it writes commits together or not
+ * at all. Services use this for every multi-statement change (and the outbox row).
+ */
+export function runInTransaction<T>(
+  database: Database,
+  work: (trx: Transaction<Schema>) => Promise<T>,
+): Promise<T> {
+  return database.db.transaction().execute(work)
+}

@@ -1,0 +1,36 @@
+// Versioned migrations, listed explicitly and run in order at start and by
+// `npm run migrate`. Kysely's Migrator records what ran and, on PostgreSQL,
+// holds an advisory lock so instances starting together migrate once.
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely'
+import type { Database, Engine } from './database.ts'
+import * as m0001 from './migrations/0001-initial.ts'
+
+interface MigrationModule {
+  up(db: Kysely<unknown>, engine: Engine): Promise<void>
+}
+
+const MIGRATIONS: Record<string, MigrationModule> = {
+  '0001-initial': m0001,
+}
+
+class ListedMigrations implements MigrationProvider {
+  readonly #engine: Engine
+  constructor(engine: Engine) {
+    this.#engine = engine
+  }
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const result: Record<string, Migration> = {}
+    for (const [name, module] of Object.entries(MIGRATIONS)) {
+      result[name] = { up: (db) => module.up(db as Kysely<unknown>, this.#engine) }
+    }
+    return result
+  }
+}
+
+/** Brings the schema to the latest version; returns the names of migrations applied now. */
+export async function migrateToLatest(database: Database): Promise<string[]> {
+  const migrator = new Migrator({ db: database.db, provider: new ListedMigrations(database.engine) })
+  const { error, results } = await migrator.migrateToLatest()
+  if (error) throw error instanceof Error ? error : new Error(String(error))
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}

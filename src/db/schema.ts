@@ -1,0 +1,71 @@
+// Kysely table types: the shape of every table as the repositories see it.
+// Timestamps are RFC 3339 strings in SQLite; the PostgreSQL engine returns Date
+// objects for timestamptz, so columns that hold times accept both when read.
+import type { ColumnType } from 'kysely'
+
+/** A time column: written as an ISO string, read as a string (SQLite) or Date (PostgreSQL). */
+export type Timestamp = ColumnType<string | Date, string, string>
+export type NullableTimestamp = ColumnType<string | Date | null, string | null, string | null>
+
+export interface UsersTable {
+  id: string
+  email: string
+  name: string
+  password_hash: string | null
+  role: 'user' | 'admin'
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface RefreshTokensTable {
+  id: string
+  user_id: string
+  family_id: string
+  token_hash: string
+  created_at: Timestamp
+  expires_at: Timestamp
+  used_at: NullableTimestamp
+  revoked_at: NullableTimestamp
+}
+
+export interface TasksTable {
+  id: string
+  owner_id: string
+  title: string
+  description: string
+  status: 'todo' | 'doing' | 'done'
+  /** Rank 0–3 (low, normal, high, urgent) so it sorts by meaning, not alphabet. */
+  priority: number
+  due_at: NullableTimestamp
+  /** JSON array of normalised tags, in the order the client gave them. */
+  tags: ColumnType<string, string, string>
+  created_at: Timestamp
+  updated_at: Timestamp
+  deleted_at: NullableTimestamp
+  version: number
+}
+
+export interface TaskTagsTable {
+  task_id: string
+  tag: string
+}
+
+export interface IdempotencyKeysTable {
+  user_id: string
+  key: string
+  request_hash: string
+  state: 'in_progress' | 'completed'
+  status_code: number | null
+  response_body: string | null
+  location: string | null
+  created_at: Timestamp
+  expires_at: Timestamp
+}
+
+export interface Schema {
+  users: UsersTable
+  refresh_tokens: RefreshTokensTable
+  tasks: TasksTable
+  task_tags: TaskTagsTable
+  idempotency_keys: IdempotencyKeysTable
+}

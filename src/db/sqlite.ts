@@ -1,0 +1,104 @@
+// Embedded engine: SQLite through node:sqlite, set up on purpose (WAL, busy
+// timeout, foreign keys, full sync so a 2xx is durable). Kysely ships a dialect
+// for better-sqlite3's API only; node:sqlite differs in small ways (spread
+// parameters, no `reader` flag), so this adapter bridges the two.
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { DatabaseSync, type StatementSync } from 'node:sqlite'
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  type SqliteDatabase,
+  SqliteDialect,
+  SqliteDriver,
+  type SqliteStatement,
+} from 'kysely'
+
+type SqlValue = null | number | bigint | string | Uint8Array
+
+function toSqlValue(value: unknown): SqlValue {
+  if (value === undefined || value === null) return null
+  if (typeof value === 'boolean') return value ? 1 : 0
+  if (value instanceof Date) return value.toISOString()
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'string') return value
+  if (value instanceof Uint8Array) return value
+  return JSON.stringify(value)
+}
+
+const STATEMENT_CACHE_SIZE = 500
+
+/** node:sqlite's DatabaseSync shaped as Kysely's SqliteDatabase, with a prepared-statement cache. */
+class NodeSqliteDatabase implements SqliteDatabase {
+  readonly #db: DatabaseSync
+  readonly #statements = new Map<string, { stmt: StatementSync; reader: boolean }>()
+
+  constructor(db: DatabaseSync) {
+    this.#db = db
+  }
+
+  close(): void {
+    this.#statements.clear()
+    if (this.#db.isOpen) this.#db.close()
+  }
+
+  prepare(sql: string): SqliteStatement {
+    let entry = this.#statements.get(sql)
+    if (!entry) {
+      const stmt = this.#db.prepare(sql)
+      entry = { stmt, reader: stmt.columns().length > 0 }
+      if (this.#statements.size >= STATEMENT_CACHE_SIZE) {
+        const oldest = this.#statements.keys().next().value
+        if (oldest !== undefined) this.#statements.delete(oldest)
+      }
+      this.#statements.set(sql, entry)
+    }
+    const { stmt, reader } = entry
+    return {
+      reader,
+      all: (params) => stmt.all(...params.map(toSqlValue)),
+      run: (params) => {
+        const r = stmt.run(...params.map(toSqlValue))
+        return { changes: r.changes, lastInsertRowid: r.lastInsertRowid }
+      },
+      iterate: (params) => stmt.iterate(...params.map(toSqlValue)) as IterableIterator<unknown>,
+    }
+  }
+}
+
+/** Write transactions take the write lock up front (BEGIN IMMEDIATE) so they wait on busy_timeout instead of failing mid-way. */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'))
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #database: SqliteDatabase
+  constructor(database: SqliteDatabase) {
+    super({ database })
+    this.#database = database
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver({ database: this.#database })
+  }
+}
+
+export interface OpenedSqlite {
+  dialect: SqliteDialect
+  raw: DatabaseSync
+}
+
+export function openSqlite(dataDir: string, fileName = 'task-tracker.db'): OpenedSqlite {
+  mkdirSync(dataDir, { recursive: true })
+  const raw = new DatabaseSync(join(dataDir, fileName))
+  raw.exec(`
+    PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = FULL;
+    PRAGMA busy_timeout = 5000;
+    PRAGMA foreign_keys = ON;
+    PRAGMA temp_store = MEMORY;
+    PRAGMA cache_size = -65536;
+  `)
+  return { dialect: new ImmediateSqliteDialect(new NodeSqliteDatabase(raw)), raw }
+}

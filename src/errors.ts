@@ -1,0 +1,65 @@
+// The error catalogue: one class with a stable code per failure. Services throw
+// these; the HTTP error handler (src/http/error-handler.ts) turns them into API.md §1 bodies.
+
+export interface ErrorDetail {
+  field: string
+  message: string
+}
+
+export const ERROR_STATUS = {
+  MALFORMED_JSON: 400,
+  UNAUTHENTICATED: 401,
+  INVALID_TOKEN: 401,
+  INVALID_CREDENTIALS: 401,
+  FORBIDDEN: 403,
+  INSUFFICIENT_SCOPE: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  NOT_ACCEPTABLE: 406,
+  CONFLICT: 409,
+  EMAIL_TAKEN: 409,
+  IDEMPOTENCY_IN_PROGRESS: 409,
+  PRECONDITION_FAILED: 412,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  VALIDATION_FAILED: 422,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  PRECONDITION_REQUIRED: 428,
+  RATE_LIMITED: 429,
+  TOO_MANY_ATTEMPTS: 429,
+  INTERNAL_ERROR: 500,
+  SERVICE_UNAVAILABLE: 503,
+} as const
+
+export type ErrorCode = keyof typeof ERROR_STATUS
+
+export class ApiError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  readonly details: ErrorDetail[] | undefined
+  /** Response headers the error carries (Allow, Retry-After, WWW-Authenticate…). */
+  readonly headers: Record<string, string>
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { details?: ErrorDetail[]; headers?: Record<string, string> } = {},
+  ) {
+    super(message)
+    this.name = 'ApiError'
+    this.code = code
+    this.status = ERROR_STATUS[code]
+    this.details = options.details
+    this.headers = options.headers ?? {}
+  }
+}
+
+export const notFound = (what = 'Resource') => new ApiError('NOT_FOUND', `${what} not found`)
+export const forbidden = (message = 'You are not allowed to do this') => new ApiError('FORBIDDEN', message)
+export const conflict = (message: string) => new ApiError('CONFLICT', message)
+export const preconditionFailed = () =>
+  new ApiError('PRECONDITION_FAILED', 'If-Match does not match the current version of the resource')
+export const validationFailed = (details: ErrorDetail[], message = 'Request is invalid') =>
+  new ApiError('VALIDATION_FAILED', message, { details })
+export const serviceUnavailable = (message = 'Service temporarily unavailable', retryAfterSeconds = 5) =>
+  new ApiError('SERVICE_UNAVAILABLE', message, { headers: { 'retry-after': String(retryAfterSeconds) } })

@@ -1,0 +1,15 @@
+// The seam between changes and the outbox: services call `record` inside the
+// transaction that makes the change, so an event exists exactly when its change does.
+import type { Executor } from '../db/database.ts'
+import type { Task } from '../tasks/model.ts'
+
+export type TaskEventType = 'task.created' | 'task.updated' | 'task.deleted' | 'task.restored'
+
+export interface EventRecorder {
+  recordTaskEvent(trx: Executor, type: TaskEventType, task: Task): Promise<void>
+}
+
+/** Records nothing: for tools and tests that do not exercise events. */
+export const noEventRecorder: EventRecorder = {
+  async recordTaskEvent() {},
+}

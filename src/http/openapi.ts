@@ -1,0 +1,61 @@
+// The OpenAPI 3.1 document, generated from the route schemas, served at
+// /openapi.json; interactive docs at /docs from the bundled Swagger UI (no CDN).
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance } from 'fastify'
+
+const DOCS_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+
+export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Task Tracker API',
+        version,
+        description:
+          'Tasks with owners, authentication, conditional requests and idempotent creation. Errors always have the body `{ "error": { "code", "message", "details"?, "requestId" } }`. Every response carries `X-Request-Id`. Rate-limited responses carry `RateLimit-Policy` and `RateLimit` (IETF draft); 429s carry `Retry-After`.',
+      },
+      servers: [],
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Access token (JWT) from /v1/auth/login, or a personal API token (tt_…)',
+          },
+        },
+      },
+      security: [{ bearerAuth: [] }],
+      tags: [
+        { name: 'auth', description: 'Accounts and tokens' },
+        { name: 'tasks', description: 'Tasks' },
+        { name: 'operations', description: 'Health, readiness, metrics' },
+      ],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  })
+
+  await app.register(async (docs) => {
+    // Swagger UI's own routes are public and unthrottled, and get a CSP that lets its bundled assets load.
+    docs.addHook('onRoute', (route) => {
+      route.config = { ...(route.config ?? {}), public: true, rateLimitPolicy: 'none' }
+    })
+    docs.addHook('onSend', async (_request, reply, payload) => {
+      reply.header('content-security-policy', DOCS_CSP)
+      return payload
+    })
+    await docs.register(swaggerUi, {
+      routePrefix: '/docs',
+      staticCSP: false,
+      uiConfig: { deepLinking: true },
+    })
+  })
+
+  app.get(
+    '/openapi.json',
+    { config: { public: true, rateLimitPolicy: 'none' }, schema: { hide: true } },
+    async (_request, reply) => reply.header('cache-control', 'no-cache').send(app.swagger()),
+  )
+}

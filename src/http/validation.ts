@@ -1,0 +1,122 @@
+// Schema validation for every route: bodies are validated strictly (no type
+// coercion: "5" is not a number), query strings, params and headers are
+// coerced from text. Ajv errors are turned into API.md §1 `details`.
+import { Ajv, type ErrorObject } from 'ajv'
+import formatsModule, { type FormatsPlugin } from 'ajv-formats'
+import type { FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify'
+import type { ErrorDetail } from '../errors.ts'
+
+const READ_ONLY_FIELDS = new Set(['id', 'ownerId', 'createdAt', 'updatedAt', 'deletedAt', 'version'])
+
+// ajv-formats is CommonJS with a default export; under Node's ESM interop the plugin is on `.default`.
+const addFormats = ((formatsModule as unknown as { default?: FormatsPlugin }).default ??
+  formatsModule) as unknown as FormatsPlugin
+
+function makeAjv(coerceTypes: false | 'array'): Ajv {
+  const ajv = new Ajv({
+    allErrors: true,
+    coerceTypes,
+    useDefaults: true,
+    removeAdditional: false,
+    strict: false,
+    verbose: true,
+  })
+  addFormats(ajv, ['date-time', 'email', 'uri', 'uuid'])
+  return ajv
+}
+
+const bodyAjv = makeAjv(false)
+const textAjv = makeAjv('array')
+
+export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
+  const ajv = httpPart === 'body' ? bodyAjv : textAjv
+  return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>
+}
+
+function joinPath(base: string, key: string): string {
+  return base === '' ? key : `${base}.${key}`
+}
+
+function describeType(type: unknown): string {
+  const types = Array.isArray(type) ? type : [type]
+  const names = types.map((t) =>
+    t === 'integer'
+      ? 'an integer'
+      : t === 'array'
+        ? 'an array'
+        : t === 'object'
+          ? 'an object'
+          : t === 'null'
+            ? 'null'
+            : `a ${String(t)}`,
+  )
+  return `must be ${names.join(' or ')}`
+}
+
+function messageFor(error: ErrorObject, field: string): string {
+  const params = error.params as Record<string, unknown>
+  const custom = (error.parentSchema as Record<string, unknown> | undefined)?.['x-error']
+  switch (error.keyword) {
+    case 'required':
+      return 'is required'
+    case 'additionalProperties':
+      return READ_ONLY_FIELDS.has(field.split('.').pop() ?? '') ? 'is read-only' : 'is not a known field'
+    case 'type':
+      return describeType(params.type)
+    case 'enum':
+      return `must be one of: ${(params.allowedValues as unknown[]).map(String).join(', ')}`
+    case 'const':
+      return `must be ${JSON.stringify(params.allowedValue)}`
+    case 'minLength':
+      return params.limit === 1 ? 'must not be empty' : `must be at least ${params.limit} characters`
+    case 'maxLength':
+      return `must be at most ${params.limit} characters`
+    case 'minItems':
+      return `must have at least ${params.limit} items`
+    case 'maxItems':
+      return `must have at most ${params.limit} items`
+    case 'uniqueItems':
+      return 'must not contain duplicates'
+    case 'minimum':
+      return `must be ${params.comparison === '>=' ? 'at least' : 'greater than'} ${params.limit}`
+    case 'maximum':
+      return `must be ${params.comparison === '<=' ? 'at most' : 'less than'} ${params.limit}`
+    case 'pattern':
+      return typeof custom === 'string' ? custom : 'has an invalid format'
+    case 'format':
+      if (typeof custom === 'string') return custom
+      return params.format === 'date-time'
+        ? 'must be an RFC 3339 date-time with a time zone'
+        : `must be a valid ${params.format}`
+    default:
+      return typeof custom === 'string' ? custom : (error.message ?? 'is invalid')
+  }
+}
+
+/** Turns Ajv errors into one detail per problem; `field` is a dotted path (body) or the parameter name. */
+export function validationDetails(
+  errors: FastifySchemaValidationError[],
+  context: string | undefined,
+): ErrorDetail[] {
+  const details: ErrorDetail[] = []
+  const seen = new Set<string>()
+  for (const raw of errors as unknown as ErrorObject[]) {
+    // A failed anyOf/oneOf repeats its branches' errors; the branches say more.
+    if (raw.keyword === 'anyOf' || raw.keyword === 'oneOf' || raw.keyword === 'if') continue
+    const params = raw.params as Record<string, unknown>
+    let field = raw.instancePath
+      .split('/')
+      .slice(1)
+      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+      .join('.')
+    if (raw.keyword === 'required') field = joinPath(field, String(params.missingProperty))
+    if (raw.keyword === 'additionalProperties') field = joinPath(field, String(params.additionalProperty))
+    if (field === '' && context === 'body') field = 'body'
+    const message = messageFor(raw, field)
+    const key = `${field}\u0000${message}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    details.push({ field, message })
+  }
+  return details
+}

@@ -1,0 +1,55 @@
+// Entry point: load config, build the app, listen, and shut down gracefully
+// on SIGTERM/SIGINT (API.md §6). Nothing else lives here.
+import { buildApp } from './app.ts'
+import { ConfigError, loadConfig, loadDotEnv } from './config.ts'
+
+async function main(): Promise<void> {
+  loadDotEnv()
+  let config: ReturnType<typeof loadConfig>
+  try {
+    config = loadConfig()
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`task-tracker: ${error.message}\n`)
+      process.exit(78) // EX_CONFIG
+    }
+    throw error
+  }
+
+  const app = await buildApp(config)
+  await app.listen({ port: config.PORT, host: config.HOST })
+
+  let stopping = false
+  const shutdown = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    app.log.info({ signal }, 'shutting down: draining in-flight requests')
+    app.beginShutdown()
+    const force = setTimeout(() => {
+      app.log.error(
+        { timeoutMs: config.SHUTDOWN_TIMEOUT_MS },
+        'shutdown timed out; closing remaining connections',
+      )
+      app.server.closeAllConnections()
+      process.exit(1)
+    }, config.SHUTDOWN_TIMEOUT_MS)
+    force.unref()
+    try {
+      await app.close()
+      app.log.info('shutdown complete')
+      process.exit(0)
+    } catch (err) {
+      app.log.error({ err }, 'error during shutdown')
+      process.exit(1)
+    }
+  }
+  process.once('SIGTERM', () => void shutdown('SIGTERM'))
+  process.once('SIGINT', () => void shutdown('SIGINT'))
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `task-tracker: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+  )
+  process.exit(1)
+})

@@ -1,0 +1,339 @@
+// Task rows: insert, read, versioned update, list with filters/sort/keyset
+// paging, purge. Engine-specific SQL (full-text search) stays in this file.
+import { type RawBuilder, sql } from 'kysely'
+import type { Engine, Executor } from '../db/database.ts'
+import { toIso, toIsoOrNull } from '../time.ts'
+import type { ListPlan, Position, SortKey, TaskFilter } from './list-query.ts'
+import type { Priority, Task, TaskInput } from './model.ts'
+import { PRIORITIES } from './schemas.ts'
+
+const rankOf = (p: Priority): number => PRIORITIES.indexOf(p)
+
+interface TaskRow {
+  id: string
+  owner_id: string
+  title: string
+  description: string
+  status: Task['status']
+  priority: number
+  due_at: string | Date | null
+  tags: string | string[]
+  created_at: string | Date
+  updated_at: string | Date
+  deleted_at: string | Date | null
+  version: number
+}
+
+const TASK_COLUMNS = [
+  'tasks.id',
+  'tasks.owner_id',
+  'tasks.title',
+  'tasks.description',
+  'tasks.status',
+  'tasks.priority',
+  'tasks.due_at',
+  'tasks.tags',
+  'tasks.created_at',
+  'tasks.updated_at',
+  'tasks.deleted_at',
+  'tasks.version',
+] as const
+
+export function toTask(row: TaskRow): Task {
+  return {
+    id: row.id,
+    title: row.title,
+    description: row.description,
+    status: row.status,
+    priority: PRIORITIES[row.priority] ?? 'normal',
+    dueAt: toIsoOrNull(row.due_at),
+    tags: Array.isArray(row.tags) ? row.tags : (JSON.parse(row.tags) as string[]),
+    ownerId: row.owner_id,
+    createdAt: toIso(row.created_at),
+    updatedAt: toIso(row.updated_at),
+    deletedAt: toIsoOrNull(row.deleted_at),
+    version: Number(row.version),
+  }
+}
+
+async function replaceTags(db: Executor, taskId: string, tags: string[]): Promise<void> {
+  await db.deleteFrom('task_tags').where('task_id', '=', taskId).execute()
+  if (tags.length > 0)
+    await db
+      .insertInto('task_tags')
+      .values(tags.map((tag) => ({ task_id: taskId, tag })))
+      .execute()
+}
+
+export async function insertTask(db: Executor, task: Task): Promise<void> {
+  await db
+    .insertInto('tasks')
+    .values({
+      id: task.id,
+      owner_id: task.ownerId,
+      title: task.title,
+      description: task.description,
+      status: task.status,
+      priority: rankOf(task.priority),
+      due_at: task.dueAt,
+      tags: JSON.stringify(task.tags),
+      created_at: task.createdAt,
+      updated_at: task.updatedAt,
+      deleted_at: task.deletedAt,
+      version: task.version,
+    })
+    .execute()
+  if (task.tags.length > 0) await replaceTags(db, task.id, task.tags)
+}
+
+export async function findTaskById(db: Executor, id: string): Promise<Task | undefined> {
+  const row = await db.selectFrom('tasks').select(TASK_COLUMNS).where('tasks.id', '=', id).executeTakeFirst()
+  return row ? toTask(row) : undefined
+}
+
+export interface TaskChange extends TaskInput {
+  deletedAt?: string | null
+  updatedAt: string
+}
+
+/** Applies a change if the task is still at `expectedVersion`; undefined when someone else changed it first. */
+export async function updateTaskVersioned(
+  db: Executor,
+  id: string,
+  expectedVersion: number,
+  change: TaskChange,
+): Promise<Task | undefined> {
+  const row = await db
+    .updateTable('tasks')
+    .set((eb) => ({
+      ...(change.title !== undefined ? { title: change.title } : {}),
+      ...(change.description !== undefined ? { description: change.description } : {}),
+      ...(change.status !== undefined ? { status: change.status } : {}),
+      ...(change.priority !== undefined ? { priority: rankOf(change.priority) } : {}),
+      ...(change.dueAt !== undefined ? { due_at: change.dueAt } : {}),
+      ...(change.tags !== undefined ? { tags: JSON.stringify(change.tags) } : {}),
+      ...(change.deletedAt !== undefined ? { deleted_at: change.deletedAt } : {}),
+      updated_at: change.updatedAt,
+      version: eb('version', '+', 1),
+    }))
+    .where('id', '=', id)
+    .where('version', '=', expectedVersion)
+    .returning(TASK_COLUMNS.map((c) => c.replace('tasks.', '')) as unknown as typeof TASK_COLUMNS)
+    .executeTakeFirst()
+  if (!row) return undefined
+  if (change.tags !== undefined) await replaceTags(db, id, change.tags)
+  return toTask(row as TaskRow)
+}
+
+/** Who is listing: decides which deleted tasks are visible. */
+export interface ListViewer {
+  userId: string
+  seesAllDeleted: boolean
+}
+
+/** Quotes every word for FTS5 so no input can be read as query syntax; the last word matches as a prefix. */
+export function ftsMatchExpression(q: string): string | undefined {
+  const words = q.match(/[\p{L}\p{N}_]+/gu)
+  if (!words || words.length === 0) return undefined
+  return words.map((w, i) => `"${w.replace(/"/g, '""')}"${i === words.length - 1 ? '*' : ''}`).join(' ')
+}
+
+function filterConditions(filter: TaskFilter, viewer: ListViewer): RawBuilder<unknown>[] {
+  const c: RawBuilder<unknown>[] = []
+  switch (filter.deleted) {
+    case 'exclude':
+      c.push(sql`tasks.deleted_at IS NULL`)
+      break
+    case 'include':
+      if (!viewer.seesAllDeleted) c.push(sql`(tasks.deleted_at IS NULL OR tasks.owner_id = ${viewer.userId})`)
+      break
+    case 'only':
+      c.push(sql`tasks.deleted_at IS NOT NULL`)
+      if (!viewer.seesAllDeleted) c.push(sql`tasks.owner_id = ${viewer.userId}`)
+      break
+  }
+  if (filter.statuses) c.push(sql`tasks.status IN (${sql.join(filter.statuses)})`)
+  if (filter.priorities) c.push(sql`tasks.priority IN (${sql.join(filter.priorities.map(rankOf))})`)
+  if (filter.ownerId) c.push(sql`tasks.owner_id = ${filter.ownerId}`)
+  if (filter.tag)
+    c.push(sql`EXISTS (SELECT 1 FROM task_tags tt WHERE tt.task_id = tasks.id AND tt.tag = ${filter.tag})`)
+  if (filter.dueBefore) c.push(sql`tasks.due_at < ${filter.dueBefore}`)
+  if (filter.dueAfter) c.push(sql`tasks.due_at > ${filter.dueAfter}`)
+  return c
+}
+
+interface KeyPart {
+  expr: RawBuilder<unknown>
+  alias: string
+  descending: boolean
+  nullable: boolean
+}
+
+function keyParts(sort: SortKey[]): KeyPart[] {
+  const parts: KeyPart[] = []
+  for (const key of sort) {
+    switch (key.field) {
+      case 'createdAt':
+        parts.push({
+          expr: sql`tasks.created_at`,
+          alias: 'k_created',
+          descending: key.descending,
+          nullable: false,
+        })
+        break
+      case 'updatedAt':
+        parts.push({
+          expr: sql`tasks.updated_at`,
+          alias: 'k_updated',
+          descending: key.descending,
+          nullable: false,
+        })
+        break
+      case 'priority':
+        parts.push({
+          expr: sql`tasks.priority`,
+          alias: 'k_priority',
+          descending: key.descending,
+          nullable: false,
+        })
+        break
+      case 'title':
+        parts.push({
+          expr: sql`lower(tasks.title)`,
+          alias: 'k_title',
+          descending: key.descending,
+          nullable: false,
+        })
+        break
+      case 'dueAt':
+        // Tasks without a due date sort last in both directions.
+        parts.push({
+          expr: sql`(CASE WHEN tasks.due_at IS NULL THEN 1 ELSE 0 END)`,
+          alias: 'k_due_null',
+          descending: false,
+          nullable: false,
+        })
+        parts.push({ expr: sql`tasks.due_at`, alias: 'k_due', descending: key.descending, nullable: true })
+        break
+    }
+  }
+  const last = sort[sort.length - 1]
+  parts.push({ expr: sql`tasks.id`, alias: 'k_id', descending: last?.descending ?? true, nullable: false })
+  return parts
+}
+
+/** Rows strictly after `values` in the sort order: (a > v1) OR (a = v1 AND b > v2) OR … */
+function keysetCondition(parts: KeyPart[], values: unknown[]): RawBuilder<unknown> {
+  const ors: RawBuilder<unknown>[] = []
+  for (let i = 0; i < parts.length; i++) {
+    const ands: RawBuilder<unknown>[] = []
+    for (let j = 0; j < i; j++) {
+      const p = parts[j] as KeyPart
+      const v = values[j]
+      ands.push(v === null ? sql`${p.expr} IS NULL` : sql`${p.expr} = ${v}`)
+    }
+    const p = parts[i] as KeyPart
+    const v = values[i]
+    if (v === null) continue // nothing sorts strictly after NULL within its NULL group
+    ands.push(p.descending ? sql`${p.expr} < ${v}` : sql`${p.expr} > ${v}`)
+    ors.push(sql`(${sql.join(ands, sql` AND `)})`)
+  }
+  return ors.length === 0 ? sql`1 = 0` : sql`(${sql.join(ors, sql` OR `)})`
+}
+
+function normaliseKeyValue(value: unknown): unknown {
+  return value instanceof Date ? value.toISOString() : value
+}
+
+export interface TaskPage {
+  items: Task[]
+  total: number
+  /** Where the following page starts, when there is one. */
+  next: Position | undefined
+}
+
+export async function listTasks(
+  db: Executor,
+  engine: Engine,
+  plan: ListPlan,
+  viewer: ListViewer,
+): Promise<TaskPage> {
+  const conditions = filterConditions(plan.filter, viewer)
+  let match: string | undefined
+  if (plan.filter.q !== undefined) {
+    match = ftsMatchExpression(plan.filter.q)
+    if (match === undefined) return { items: [], total: 0, next: undefined }
+    if (engine !== 'sqlite') throw new Error(`full-text search is not implemented for ${engine}`)
+  }
+  const where = conditions.length > 0 ? sql`WHERE ${sql.join(conditions, sql` AND `)}` : sql``
+  const from =
+    match !== undefined
+      ? sql`tasks JOIN (SELECT rowid AS fts_rowid, rank AS fts_rank FROM tasks_fts WHERE tasks_fts MATCH ${match}) fts ON fts.fts_rowid = tasks.rowid`
+      : sql`tasks`
+
+  const totalRow = await sql<{
+    total: number | string
+  }>`SELECT COUNT(*) AS total FROM ${from} ${where}`.execute(db)
+  const total = Number(totalRow.rows[0]?.total ?? 0)
+
+  const columns = sql.join(TASK_COLUMNS.map((c) => sql.ref(c)))
+  const fetch = plan.limit + 1
+  if (plan.sort === null) {
+    // Relevance order: FTS rank is not a stable key, so these pages advance by offset.
+    const start = plan.position && 'offset' in plan.position ? plan.position.offset : plan.offset
+    const result =
+      await sql<TaskRow>`SELECT ${columns} FROM ${from} ${where} ORDER BY fts.fts_rank, tasks.id LIMIT ${fetch} OFFSET ${start}`.execute(
+        db,
+      )
+    const rows = result.rows
+    const hasMore = rows.length > plan.limit
+    return {
+      items: rows.slice(0, plan.limit).map(toTask),
+      total,
+      next: hasMore ? { offset: start + plan.limit } : undefined,
+    }
+  }
+
+  const parts = keyParts(plan.sort)
+  const pageConditions = [...conditions]
+  let offset = plan.offset
+  if (plan.position && 'after' in plan.position) {
+    pageConditions.push(keysetCondition(parts, [...plan.position.after, plan.position.id]))
+    offset = 0
+  } else if (plan.position && 'offset' in plan.position) {
+    offset = plan.position.offset
+  }
+  const pageWhere = pageConditions.length > 0 ? sql`WHERE ${sql.join(pageConditions, sql` AND `)}` : sql``
+  const order = sql.join(parts.map((p) => (p.descending ? sql`${p.expr} DESC` : sql`${p.expr} ASC`)))
+  const keys = sql.join(parts.map((p) => sql`${p.expr} AS ${sql.ref(p.alias)}`))
+  const result = await sql<
+    TaskRow & Record<string, unknown>
+  >`SELECT ${columns}, ${keys} FROM ${from} ${pageWhere} ORDER BY ${order} LIMIT ${fetch} OFFSET ${offset}`.execute(
+    db,
+  )
+  const rows = result.rows
+  const hasMore = rows.length > plan.limit
+  const pageRows = rows.slice(0, plan.limit)
+  const last = pageRows[pageRows.length - 1]
+  let next: Position | undefined
+  if (hasMore && last) {
+    next = { after: parts.slice(0, -1).map((p) => normaliseKeyValue(last[p.alias])), id: last.id }
+  }
+  return { items: pageRows.map(toTask), total, next }
+}
+
+/** Deletes tasks soft-deleted before `cutoff`, at most `batch` at a time; returns how many went. */
+export async function purgeTasksDeletedBefore(db: Executor, cutoff: string, batch: number): Promise<number> {
+  const result = await db
+    .deleteFrom('tasks')
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('tasks')
+        .select('id')
+        .where('deleted_at', 'is not', null)
+        .where('deleted_at', '<', cutoff)
+        .limit(batch),
+    )
+    .executeTakeFirst()
+  return Number(result.numDeletedRows)
+}

@@ -1,0 +1,222 @@
+// HTTP for tasks: parse, pick status codes and headers, call the service.
+import { createHash } from 'node:crypto'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { ifNoneMatchHits } from '../conditional.ts'
+import { errorResponses, NoContent } from '../http/schemas.ts'
+import type { IdempotencyService } from '../idempotency/service.ts'
+import { requestFingerprint } from '../idempotency/service.ts'
+import { encodeCursor, parseListQuery } from './list-query.ts'
+import { type Task, taskEtag } from './model.ts'
+import {
+  ConditionalHeaders,
+  CreateTaskBody,
+  IdempotencyHeaders,
+  ListTasksQuery,
+  PatchTaskBody,
+  TaskIdParams,
+  TaskListSchema,
+  TaskSchema,
+} from './schemas.ts'
+import type { TaskService } from './service.ts'
+
+const TAG = ['tasks']
+/** Reads may be cached by the client but must be revalidated (ETag); never by shared caches. */
+const REVALIDATE = 'private, no-cache'
+
+function principalOf(request: FastifyRequest) {
+  // enforceAccess guarantees a principal on every non-public route.
+  return request.principal!
+}
+
+function sendTask(reply: FastifyReply, task: Task, status = 200) {
+  return reply.code(status).header('etag', taskEtag(task)).header('cache-control', REVALIDATE).send(task)
+}
+
+export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyService }) {
+  const { tasks, idempotency } = deps
+  return async function register(app: FastifyInstance): Promise<void> {
+    const r = app.withTypeProvider<TypeBoxTypeProvider>()
+
+    r.post(
+      '/v1/tasks',
+      {
+        config: { scope: 'tasks:write' },
+        schema: {
+          tags: TAG,
+          summary: 'Create a task',
+          description:
+            'Creates a task owned by the caller. With `Idempotency-Key`, a retry with the same key and body within 24 h replays the first response (`Idempotency-Replayed: true`); the same key with another body is 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight, 409 IDEMPOTENCY_IN_PROGRESS. Keys are per user.',
+          headers: IdempotencyHeaders,
+          body: CreateTaskBody,
+          response: { 201: Type.Ref(TaskSchema), ...errorResponses(400, 401, 403, 409, 413, 415, 422) },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request)
+        const key = request.headers['idempotency-key']
+        if (key === undefined) {
+          const task = await tasks.create(principal, request.body)
+          return sendTask(reply.header('location', `/v1/tasks/${task.id}`), task, 201)
+        }
+        const outcome = await idempotency.begin(principal.userId, key, requestFingerprint(request.body))
+        if (outcome.kind === 'replay') {
+          const { response } = outcome
+          const task = JSON.parse(response.body) as Task
+          if (response.location) reply.header('location', response.location)
+          return sendTask(reply.header('idempotency-replayed', 'true'), task, response.statusCode)
+        }
+        try {
+          const task = await tasks.create(principal, request.body, (trx, created) =>
+            outcome.complete(trx, {
+              statusCode: 201,
+              body: JSON.stringify(created),
+              location: `/v1/tasks/${created.id}`,
+            }),
+          )
+          return sendTask(reply.header('location', `/v1/tasks/${task.id}`), task, 201)
+        } catch (error) {
+          await outcome.release()
+          throw error
+        }
+      },
+    )
+
+    r.get(
+      '/v1/tasks',
+      {
+        config: { scope: 'tasks:read' },
+        schema: {
+          tags: TAG,
+          summary: 'List tasks',
+          description:
+            'Filters combine. `page.total` counts every match. `page.nextCursor` (and a `Link: rel="next"` header) continues with the same filters and sort; a cursor sent with different filters or sort is 422. Relevance-ordered searches (`q` without `sort`) page by position. Answers `If-None-Match` with 304.',
+          querystring: ListTasksQuery,
+          response: { 200: TaskListSchema, ...errorResponses(401, 403, 422) },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request)
+        const plan = parseListQuery(request.query, principal.userId)
+        const page = await tasks.list(principal, plan)
+        const nextCursor = page.next ? encodeCursor(plan, page.next) : null
+        if (nextCursor)
+          reply.header('link', `</v1/tasks?cursor=${nextCursor}&limit=${plan.limit}>; rel="next"`)
+        // The list ETag hashes the exact body, so a change to any listed task (or the total) changes it.
+        const body = String(
+          reply.serialize({
+            items: page.items,
+            page: { limit: plan.limit, offset: plan.offset, total: page.total, nextCursor },
+          }),
+        )
+        const etag = `W/"${createHash('sha1').update(body).digest('base64url')}"`
+        reply.header('etag', etag).header('cache-control', REVALIDATE)
+        const inm = request.headers['if-none-match']
+        if (inm !== undefined && ifNoneMatchHits(inm, etag)) return (reply as FastifyReply).code(304).send()
+        return (reply as FastifyReply).type('application/json; charset=utf-8').send(body)
+      },
+    )
+
+    r.get(
+      '/v1/tasks/:id',
+      {
+        config: { scope: 'tasks:read' },
+        schema: {
+          tags: TAG,
+          summary: 'Get a task',
+          description:
+            'Answers with an `ETag`; `If-None-Match` with the current tag gives 304. Deleted tasks are 404.',
+          params: TaskIdParams,
+          response: {
+            200: Type.Ref(TaskSchema),
+            304: Type.Null({ description: 'Not modified' }),
+            ...errorResponses(401, 403, 404),
+          },
+        },
+      },
+      async (request, reply) => {
+        const task = await tasks.get(principalOf(request), request.params.id)
+        const inm = request.headers['if-none-match']
+        if (inm !== undefined && ifNoneMatchHits(inm, taskEtag(task))) {
+          return (reply as FastifyReply)
+            .code(304)
+            .header('etag', taskEtag(task))
+            .header('cache-control', REVALIDATE)
+            .send()
+        }
+        return sendTask(reply, task)
+      },
+    )
+
+    r.patch(
+      '/v1/tasks/:id',
+      {
+        config: { scope: 'tasks:write' },
+        schema: {
+          tags: TAG,
+          summary: 'Change a task',
+          description:
+            'JSON merge patch (`application/json` or `application/merge-patch+json`). `If-Match` with a stale ETag is 412 and nothing changes. `{}` (or a patch that changes nothing) is a no-op: 200 with the version unchanged. Only the owner or an admin may change a task (403).',
+          params: TaskIdParams,
+          headers: ConditionalHeaders,
+          body: PatchTaskBody,
+          response: {
+            200: Type.Ref(TaskSchema),
+            ...errorResponses(400, 401, 403, 404, 412, 413, 415, 422, 428),
+          },
+        },
+      },
+      async (request, reply) => {
+        const task = await tasks.update(principalOf(request), request.params.id, request.body, {
+          ifMatch: request.headers['if-match'],
+        })
+        return sendTask(reply, task)
+      },
+    )
+
+    r.delete(
+      '/v1/tasks/:id',
+      {
+        config: { scope: 'tasks:write' },
+        schema: {
+          tags: TAG,
+          summary: 'Delete a task (soft)',
+          description:
+            'Sets `deletedAt`; the task disappears from reads except through `deleted=include|only`. A second DELETE is 404. `If-Match` is honoured as for PATCH.',
+          params: TaskIdParams,
+          headers: ConditionalHeaders,
+          response: { 204: NoContent, ...errorResponses(401, 403, 404, 412, 428) },
+        },
+      },
+      async (request, reply) => {
+        await tasks.softDelete(principalOf(request), request.params.id, {
+          ifMatch: request.headers['if-match'],
+        })
+        return reply.code(204).send(null)
+      },
+    )
+
+    r.post(
+      '/v1/tasks/:id/restore',
+      {
+        config: { scope: 'tasks:write' },
+        schema: {
+          tags: TAG,
+          summary: 'Restore a deleted task',
+          description:
+            'Clears `deletedAt`. Restoring a task that is not deleted changes nothing and answers 200 with it. Only the owner or an admin may restore.',
+          params: TaskIdParams,
+          headers: ConditionalHeaders,
+          response: { 200: Type.Ref(TaskSchema), ...errorResponses(401, 403, 404, 412) },
+        },
+      },
+      async (request, reply) => {
+        const task = await tasks.restore(principalOf(request), request.params.id, {
+          ifMatch: request.headers['if-match'],
+        })
+        return sendTask(reply, task)
+      },
+    )
+  }
+}

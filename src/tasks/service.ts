@@ -1,0 +1,178 @@
+// Task business rules: validation beyond the schema, ownership through the
+// policy module, preconditions, the transaction and the event row. Knows no HTTP.
+import { v7 as uuidv7 } from 'uuid'
+import type { Principal } from '../auth/scopes.ts'
+import { ifMatchSatisfied } from '../conditional.ts'
+import { type Database, type Executor, runInTransaction } from '../db/database.ts'
+import { ApiError, forbidden, notFound, preconditionFailed } from '../errors.ts'
+import type { EventRecorder } from '../events/recorder.ts'
+import type { Clock } from '../time.ts'
+import type { ListPlan } from './list-query.ts'
+import {
+  changedFields,
+  normaliseTaskInput,
+  type Task,
+  type TaskInput,
+  taskEtag,
+  withDefaults,
+} from './model.ts'
+import { can, canSee, canSeeAllDeleted } from './policy.ts'
+import {
+  findTaskById,
+  insertTask,
+  listTasks,
+  type TaskChange,
+  type TaskPage,
+  updateTaskVersioned,
+} from './repository.ts'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+export interface Preconditions {
+  /** The raw If-Match header, when the client sent one. */
+  ifMatch?: string
+}
+
+export class TaskService {
+  readonly #database: Database
+  readonly #clock: Clock
+  readonly #events: EventRecorder
+  readonly #requireIfMatch: boolean
+
+  constructor(deps: { database: Database; clock: Clock; events: EventRecorder; requireIfMatch: boolean }) {
+    this.#database = deps.database
+    this.#clock = deps.clock
+    this.#events = deps.events
+    this.#requireIfMatch = deps.requireIfMatch
+  }
+
+  /** Creates a task owned by the caller; `alsoInTransaction` lets the caller commit more with it (the idempotency record). */
+  async create(
+    principal: Principal,
+    input: TaskInput,
+    alsoInTransaction?: (trx: Executor, task: Task) => Promise<void>,
+  ): Promise<Task> {
+    const fields = withDefaults(normaliseTaskInput(input))
+    const now = this.#clock().toISOString()
+    const task: Task = {
+      id: uuidv7(),
+      ...fields,
+      ownerId: principal.userId,
+      createdAt: now,
+      updatedAt: now,
+      deletedAt: null,
+      version: 1,
+    }
+    await runInTransaction(this.#database, async (trx) => {
+      await insertTask(trx, task)
+      await this.#events.recordTaskEvent(trx, 'task.created', task)
+      if (alsoInTransaction) await alsoInTransaction(trx, task)
+    })
+    return task
+  }
+
+  async get(principal: Principal, id: string): Promise<Task> {
+    const task = UUID.test(id) ? await findTaskById(this.#database.db, id.toLowerCase()) : undefined
+    if (!task || task.deletedAt !== null || !canSee(principal, task)) throw notFound('Task')
+    return task
+  }
+
+  list(principal: Principal, plan: ListPlan): Promise<TaskPage> {
+    return listTasks(this.#database.db, this.#database.engine, plan, {
+      userId: principal.userId,
+      seesAllDeleted: canSeeAllDeleted(principal),
+    })
+  }
+
+  async update(principal: Principal, id: string, input: TaskInput, pre: Preconditions): Promise<Task> {
+    const patch = normaliseTaskInput(input)
+    return this.#change(id, pre, async (trx, task) => {
+      if (task.deletedAt !== null) throw notFound('Task')
+      if (!can(principal, 'task:update', task))
+        throw forbidden('Only the owner of this task (or an admin) may change it')
+      this.#checkPrecondition(task, pre)
+      const changes = changedFields(task, patch)
+      if (Object.keys(changes).length === 0) return task
+      return this.#apply(trx, task, { ...changes, updatedAt: this.#clock().toISOString() }, 'task.updated')
+    })
+  }
+
+  async softDelete(principal: Principal, id: string, pre: Preconditions): Promise<void> {
+    await this.#change(id, pre, async (trx, task) => {
+      if (task.deletedAt !== null) throw notFound('Task')
+      if (!can(principal, 'task:delete', task))
+        throw forbidden('Only the owner of this task (or an admin) may delete it')
+      this.#checkPrecondition(task, pre)
+      const now = this.#clock().toISOString()
+      return this.#apply(trx, task, { deletedAt: now, updatedAt: now }, 'task.deleted')
+    })
+  }
+
+  /** Restores a deleted task. Restoring a task that is not deleted changes nothing and answers with it. */
+  async restore(principal: Principal, id: string, pre: Preconditions): Promise<Task> {
+    return this.#change(id, pre, async (trx, task) => {
+      if (!canSee(principal, task)) throw notFound('Task')
+      if (!can(principal, 'task:restore', task))
+        throw forbidden('Only the owner of this task (or an admin) may restore it')
+      if (pre.ifMatch !== undefined && !ifMatchSatisfied(pre.ifMatch, taskEtag(task)))
+        throw preconditionFailed()
+      if (task.deletedAt === null) return task
+      return this.#apply(
+        trx,
+        task,
+        { deletedAt: null, updatedAt: this.#clock().toISOString() },
+        'task.restored',
+      )
+    })
+  }
+
+  #checkPrecondition(task: Task, pre: Preconditions): void {
+    if (pre.ifMatch === undefined) {
+      if (this.#requireIfMatch) {
+        throw new ApiError(
+          'PRECONDITION_REQUIRED',
+          'This deployment requires If-Match with the ETag of the version you are changing',
+        )
+      }
+      return
+    }
+    if (!ifMatchSatisfied(pre.ifMatch, taskEtag(task))) throw preconditionFailed()
+  }
+
+  async #apply(
+    trx: Executor,
+    task: Task,
+    change: TaskChange,
+    event: 'task.updated' | 'task.deleted' | 'task.restored',
+  ): Promise<Task> {
+    const updated = await updateTaskVersioned(trx, task.id, task.version, change)
+    if (!updated) throw new ConcurrentChange()
+    await this.#events.recordTaskEvent(trx, event, updated)
+    return updated
+  }
+
+  /** Loads the task inside a transaction and runs `work`; retries when a concurrent writer won the race. */
+  async #change(
+    id: string,
+    pre: Preconditions,
+    work: (trx: Executor, task: Task) => Promise<Task>,
+  ): Promise<Task> {
+    if (!UUID.test(id)) throw notFound('Task')
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await runInTransaction(this.#database, async (trx) => {
+          const task = await findTaskById(trx, id.toLowerCase())
+          if (!task) throw notFound('Task')
+          return work(trx, task)
+        })
+      } catch (error) {
+        if (!(error instanceof ConcurrentChange)) throw error
+        // Someone changed the task between our read and write: with If-Match that is a failed precondition.
+        if (pre.ifMatch !== undefined) throw preconditionFailed()
+        if (attempt >= 2) throw new ApiError('CONFLICT', 'The task is being changed concurrently; retry')
+      }
+    }
+  }
+}
+
+class ConcurrentChange extends Error {}

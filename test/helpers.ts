@@ -1,0 +1,120 @@
+// Test helpers: build the app on a fresh database, register and log in users,
+// and builders for request bodies. Every test creates the rows it reads.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { type AppOverrides, buildApp } from '../src/app.ts'
+import { type Config, configFrom } from '../src/config.ts'
+
+export type ConfigOverrides = Partial<Record<keyof Config, string | number | boolean>>
+
+export interface TestApp {
+  app: FastifyInstance
+  config: Config
+  dataDir: string
+  close(): Promise<void>
+}
+
+let counter = 0
+
+/** A fresh app on its own SQLite file in a temporary directory. */
+export async function buildTestApp(
+  overrides: ConfigOverrides = {},
+  appOverrides: AppOverrides = {},
+): Promise<TestApp> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tt-test-'))
+  const config = configFrom({
+    LOG_LEVEL: 'silent',
+    DATA_DIR: dataDir,
+    RATE_LIMIT_PER_MINUTE: 100_000,
+    RATE_LIMIT_ANON_PER_MINUTE: 100_000,
+    RATE_LIMIT_AUTH_PER_MINUTE: 100_000,
+    ...overrides,
+  })
+  const app = await buildApp(config, { backgroundJobs: false, ...appOverrides })
+  return {
+    app,
+    config,
+    dataDir,
+    async close() {
+      await app.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+export function uniqueEmail(prefix = 'user'): string {
+  counter += 1
+  return `${prefix}-${process.pid}-${Date.now()}-${counter}@example.com`
+}
+
+export const PASSWORD = 'correct horse battery staple'
+
+export interface TestUser {
+  id: string
+  email: string
+  token: string
+  refreshToken: string
+  auth: { authorization: string }
+}
+
+export async function registerAndLogin(
+  app: FastifyInstance,
+  options: { email?: string; name?: string } = {},
+): Promise<TestUser> {
+  const email = options.email ?? uniqueEmail()
+  const reg = await app.inject({
+    method: 'POST',
+    url: '/v1/auth/register',
+    payload: { email, password: PASSWORD, name: options.name ?? 'Test User' },
+  })
+  if (reg.statusCode !== 201) throw new Error(`register failed: ${reg.statusCode} ${reg.body}`)
+  const login = await app.inject({
+    method: 'POST',
+    url: '/v1/auth/login',
+    payload: { email, password: PASSWORD },
+  })
+  if (login.statusCode !== 200) throw new Error(`login failed: ${login.statusCode} ${login.body}`)
+  const { accessToken, refreshToken } = login.json() as { accessToken: string; refreshToken: string }
+  return {
+    id: (reg.json() as { id: string }).id,
+    email,
+    token: accessToken,
+    refreshToken,
+    auth: { authorization: `Bearer ${accessToken}` },
+  }
+}
+
+export function aTask(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  counter += 1
+  return { title: `Task ${counter}`, description: 'Something to do', tags: ['test'], ...overrides }
+}
+
+export async function createTask(
+  app: FastifyInstance,
+  user: TestUser,
+  body: Record<string, unknown> = aTask(),
+) {
+  const res = await app.inject({ method: 'POST', url: '/v1/tasks', headers: user.auth, payload: body })
+  if (res.statusCode !== 201) throw new Error(`create failed: ${res.statusCode} ${res.body}`)
+  return res.json() as Record<string, unknown> & { id: string; version: number }
+}
+
+export function errorOf(res: LightMyRequestResponse): {
+  code: string
+  message: string
+  details?: { field: string; message: string }[]
+  requestId: string
+} {
+  return (
+    res.json() as {
+      error: {
+        code: string
+        message: string
+        details?: { field: string; message: string }[]
+        requestId: string
+      }
+    }
+  ).error
+}
