@@ -4,12 +4,47 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import pg from 'pg'
 import { type AppOverrides, buildApp } from '../src/app.ts'
 import { type Config, configFrom } from '../src/config.ts'
 
 export type ConfigOverrides = Partial<Record<keyof Config, string | number | boolean>>
 
+export type EngineName = 'sqlite' | 'postgres'
+
+/** The engines this run tests: SQLite always, PostgreSQL when TEST_DATABASE_URL is set. */
+export function testEngines(): EngineName[] {
+  return process.env.TEST_DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite']
+}
+
+/**
+ * A PostgreSQL schema of its own for one test app, so runs and tests never share rows.
+ * Returns the DATABASE_URL that points at it (search_path) and a function that drops it.
+ */
+export async function freshPostgresSchema(): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = process.env.TEST_DATABASE_URL
+  if (!base) throw new Error('TEST_DATABASE_URL is not set')
+  counter += 1
+  const schema = `t_${process.pid}_${Date.now().toString(36)}_${counter}`
+  const admin = new pg.Client({ connectionString: base })
+  await admin.connect()
+  await admin.query(`CREATE SCHEMA ${schema}`)
+  await admin.end()
+  const url = new URL(base)
+  url.searchParams.set('options', `-c search_path=${schema}`)
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: base })
+      await c.connect()
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+      await c.end()
+    },
+  }
+}
+
 export interface TestApp {
+  engine: EngineName
   app: FastifyInstance
   config: Config
   dataDir: string
@@ -22,9 +57,12 @@ let counter = 0
 export async function buildTestApp(
   overrides: ConfigOverrides = {},
   appOverrides: AppOverrides = {},
+  engine: EngineName = 'sqlite',
 ): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tt-test-'))
+  const pgSchema = engine === 'postgres' ? await freshPostgresSchema() : undefined
   const config = configFrom({
+    ...(pgSchema ? { DATABASE_URL: pgSchema.url } : {}),
     LOG_LEVEL: 'silent',
     DATA_DIR: dataDir,
     RATE_LIMIT_PER_MINUTE: 100_000,
@@ -34,11 +72,13 @@ export async function buildTestApp(
   })
   const app = await buildApp(config, { backgroundJobs: false, ...appOverrides })
   return {
+    engine,
     app,
     config,
     dataDir,
     async close() {
       await app.close()
+      await pgSchema?.drop()
       rmSync(dataDir, { recursive: true, force: true })
     },
   }

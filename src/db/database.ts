@@ -2,6 +2,7 @@
 // instance typed by Schema. Services and repositories only see `Database`.
 import { Kysely, type Transaction } from 'kysely'
 import type { Config } from '../config.ts'
+import { openPostgres } from './postgres.ts'
 import type { Schema } from './schema.ts'
 import { openSqlite } from './sqlite.ts'
 
@@ -15,12 +16,31 @@ export interface Database {
   readonly engine: Engine
   /** A cheap round trip used by /ready. */
   ping(): Promise<void>
+  /** Connection pool figures for /metrics (PostgreSQL only). */
+  poolStats(): { total: number; idle: number; waiting: number } | undefined
   close(): Promise<void>
 }
 
 export function openDatabase(config: Config): Database {
   if (config.DATABASE_URL) {
-    throw new Error('DATABASE_URL is set but the PostgreSQL engine is not available in this build')
+    const { dialect, pool } = openPostgres({
+      url: config.DATABASE_URL,
+      poolMax: config.DATABASE_POOL_MAX,
+      connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    })
+    const db = new Kysely<Schema>({ dialect })
+    return {
+      db,
+      engine: 'postgres',
+      async ping() {
+        await pool.query('select 1')
+      },
+      poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+      async close() {
+        await db.destroy()
+      },
+    }
   }
   const { dialect, raw } = openSqlite(config.DATA_DIR)
   const db = new Kysely<Schema>({ dialect })
@@ -30,6 +50,7 @@ export function openDatabase(config: Config): Database {
     async ping() {
       raw.prepare('select 1').get()
     },
+    poolStats: () => undefined,
     async close() {
       await db.destroy()
     },

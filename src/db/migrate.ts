@@ -1,7 +1,7 @@
 // Versioned migrations, listed explicitly and run in order at start and by
 // `npm run migrate`. Kysely's Migrator records what ran and, on PostgreSQL,
 // holds an advisory lock so instances starting together migrate once.
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely'
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely'
 import type { Database, Engine } from './database.ts'
 import * as m0001 from './migrations/0001-initial.ts'
 
@@ -29,7 +29,18 @@ class ListedMigrations implements MigrationProvider {
 
 /** Brings the schema to the latest version; returns the names of migrations applied now. */
 export async function migrateToLatest(database: Database): Promise<string[]> {
-  const migrator = new Migrator({ db: database.db, provider: new ListedMigrations(database.engine) })
+  // On PostgreSQL the bookkeeping tables live in the schema the service uses (search_path),
+  // so deployments (and test runs) that share a database in separate schemas never see each other's.
+  let migrationTableSchema: string | undefined
+  if (database.engine === 'postgres') {
+    const { rows } = await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(database.db)
+    migrationTableSchema = rows[0]?.schema
+  }
+  const migrator = new Migrator({
+    db: database.db,
+    provider: new ListedMigrations(database.engine),
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
+  })
   const { error, results } = await migrator.migrateToLatest()
   if (error) throw error instanceof Error ? error : new Error(String(error))
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)

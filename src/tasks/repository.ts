@@ -252,6 +252,37 @@ export interface TaskPage {
   next: Position | undefined
 }
 
+/** Prefix tsquery for PostgreSQL: every word must match, the last as a prefix. Words hold only letters, digits and _. */
+export function tsQueryExpression(q: string): string | undefined {
+  const words = q.match(/[\p{L}\p{N}_]+/gu)
+  if (!words || words.length === 0) return undefined
+  return words.map((w, i) => `${w.toLowerCase()}${i === words.length - 1 ? ':*' : ''}`).join(' & ')
+}
+
+/** The engine's full-text pieces: what to select from, the match condition and the best-first order. */
+function searchSql(
+  engine: Engine,
+  q: string,
+):
+  | { from: RawBuilder<unknown>; condition?: RawBuilder<unknown>; rankOrder: RawBuilder<unknown> }
+  | undefined {
+  if (engine === 'sqlite') {
+    const match = ftsMatchExpression(q)
+    if (match === undefined) return undefined
+    return {
+      from: sql`tasks JOIN (SELECT rowid AS fts_rowid, rank AS fts_rank FROM tasks_fts WHERE tasks_fts MATCH ${match}) fts ON fts.fts_rowid = tasks.rowid`,
+      rankOrder: sql`fts.fts_rank ASC`,
+    }
+  }
+  const query = tsQueryExpression(q)
+  if (query === undefined) return undefined
+  return {
+    from: sql`tasks`,
+    condition: sql`tasks.search @@ to_tsquery('simple', ${query})`,
+    rankOrder: sql`ts_rank(tasks.search, to_tsquery('simple', ${query})) DESC`,
+  }
+}
+
 export async function listTasks(
   db: Executor,
   engine: Engine,
@@ -259,17 +290,16 @@ export async function listTasks(
   viewer: ListViewer,
 ): Promise<TaskPage> {
   const conditions = filterConditions(plan.filter, viewer)
-  let match: string | undefined
+  let from: RawBuilder<unknown> = sql`tasks`
+  let rankOrder: RawBuilder<unknown> | undefined
   if (plan.filter.q !== undefined) {
-    match = ftsMatchExpression(plan.filter.q)
-    if (match === undefined) return { items: [], total: 0, next: undefined }
-    if (engine !== 'sqlite') throw new Error(`full-text search is not implemented for ${engine}`)
+    const search = searchSql(engine, plan.filter.q)
+    if (search === undefined) return { items: [], total: 0, next: undefined }
+    from = search.from
+    rankOrder = search.rankOrder
+    if (search.condition) conditions.push(search.condition)
   }
   const where = conditions.length > 0 ? sql`WHERE ${sql.join(conditions, sql` AND `)}` : sql``
-  const from =
-    match !== undefined
-      ? sql`tasks JOIN (SELECT rowid AS fts_rowid, rank AS fts_rank FROM tasks_fts WHERE tasks_fts MATCH ${match}) fts ON fts.fts_rowid = tasks.rowid`
-      : sql`tasks`
 
   const totalRow = await sql<{
     total: number | string
@@ -282,7 +312,7 @@ export async function listTasks(
     // Relevance order: FTS rank is not a stable key, so these pages advance by offset.
     const start = plan.position && 'offset' in plan.position ? plan.position.offset : plan.offset
     const result =
-      await sql<TaskRow>`SELECT ${columns} FROM ${from} ${where} ORDER BY fts.fts_rank, tasks.id LIMIT ${fetch} OFFSET ${start}`.execute(
+      await sql<TaskRow>`SELECT ${columns} FROM ${from} ${where} ORDER BY ${rankOrder ?? sql`tasks.created_at DESC`}, tasks.id LIMIT ${fetch} OFFSET ${start}`.execute(
         db,
       )
     const rows = result.rows

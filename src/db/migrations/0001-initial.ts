@@ -3,8 +3,12 @@ import { type Kysely, sql } from 'kysely'
 import type { Engine } from '../database.ts'
 
 export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
-  if (engine !== 'sqlite') throw new Error(`migration 0001 has no ${engine} variant`)
-  const statements = [
+  const statements = engine === 'postgres' ? postgres() : sqlite()
+  for (const statement of statements) await statement.execute(db)
+}
+
+function sqlite() {
+  return [
     sql`CREATE TABLE users (
       id TEXT PRIMARY KEY,
       email TEXT NOT NULL UNIQUE,
@@ -78,5 +82,69 @@ export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
     )`,
     sql`CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at)`,
   ]
-  for (const statement of statements) await statement.execute(db)
+}
+
+function postgres() {
+  return [
+    sql`CREATE TABLE users (
+      id uuid PRIMARY KEY,
+      email text NOT NULL UNIQUE,
+      name text NOT NULL,
+      password_hash text,
+      role text NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')),
+      created_at timestamptz NOT NULL,
+      updated_at timestamptz NOT NULL
+    )`,
+    sql`CREATE TABLE refresh_tokens (
+      id uuid PRIMARY KEY,
+      user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+      family_id uuid NOT NULL,
+      token_hash text NOT NULL UNIQUE,
+      created_at timestamptz NOT NULL,
+      expires_at timestamptz NOT NULL,
+      used_at timestamptz,
+      revoked_at timestamptz
+    )`,
+    sql`CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)`,
+    sql`CREATE TABLE tasks (
+      id uuid PRIMARY KEY,
+      owner_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+      title text NOT NULL,
+      description text NOT NULL DEFAULT '',
+      status text NOT NULL CHECK (status IN ('todo', 'doing', 'done')),
+      priority smallint NOT NULL CHECK (priority BETWEEN 0 AND 3),
+      due_at timestamptz,
+      tags jsonb NOT NULL DEFAULT '[]'::jsonb,
+      created_at timestamptz NOT NULL,
+      updated_at timestamptz NOT NULL,
+      deleted_at timestamptz,
+      version integer NOT NULL DEFAULT 1,
+      search tsvector GENERATED ALWAYS AS (to_tsvector('simple', title || ' ' || description)) STORED
+    )`,
+    sql`CREATE INDEX tasks_live_created ON tasks (created_at, id) WHERE deleted_at IS NULL`,
+    sql`CREATE INDEX tasks_live_status_created ON tasks (status, created_at, id) WHERE deleted_at IS NULL`,
+    sql`CREATE INDEX tasks_owner_created ON tasks (owner_id, created_at, id)`,
+    sql`CREATE INDEX tasks_live_due ON tasks (due_at, id) WHERE deleted_at IS NULL`,
+    sql`CREATE INDEX tasks_deleted ON tasks (deleted_at) WHERE deleted_at IS NOT NULL`,
+    sql`CREATE INDEX tasks_search ON tasks USING gin (search)`,
+    sql`CREATE TABLE task_tags (
+      task_id uuid NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+      tag text NOT NULL,
+      PRIMARY KEY (task_id, tag)
+    )`,
+    sql`CREATE INDEX task_tags_tag ON task_tags (tag, task_id)`,
+    sql`CREATE TABLE idempotency_keys (
+      user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+      key text NOT NULL,
+      request_hash text NOT NULL,
+      state text NOT NULL CHECK (state IN ('in_progress', 'completed')),
+      status_code integer,
+      response_body text,
+      location text,
+      created_at timestamptz NOT NULL,
+      expires_at timestamptz NOT NULL,
+      PRIMARY KEY (user_id, key)
+    )`,
+    sql`CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at)`,
+  ]
 }
