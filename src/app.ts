@@ -5,7 +5,7 @@ import accepts from '@fastify/accepts'
 import compress from '@fastify/compress'
 import cors from '@fastify/cors'
 import helmet from '@fastify/helmet'
-import Fastify, { type FastifyInstance, LogController } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify'
 import { loadSigningKey } from './auth/keys.ts'
 import { authRoutes } from './auth/routes.ts'
 import { AuthService } from './auth/service.ts'
@@ -15,7 +15,7 @@ import { type Database, openDatabase } from './db/database.ts'
 import { migrateToLatest } from './db/migrate.ts'
 import { type EventRecorder, noEventRecorder } from './events/recorder.ts'
 import { registerAuthentication } from './http/authenticate.ts'
-import { registerErrorHandler } from './http/error-handler.ts'
+import { errorBody, registerErrorHandler } from './http/error-handler.ts'
 import { registerLifecycle, requestIdFor } from './http/lifecycle.ts'
 import { registerNotFound } from './http/not-found.ts'
 import { registerOpenApi } from './http/openapi.ts'
@@ -87,6 +87,20 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    // A URL that cannot be decoded names no resource: 404 in the API's error shape.
+    frameworkErrors: (error, request, rawReply) => {
+      const status = error.code === 'FST_ERR_BAD_URL' ? 404 : 400
+      const reply = rawReply as FastifyReply
+      reply
+        .code(status)
+        .header('x-request-id', request.id)
+        .type('application/json; charset=utf-8')
+        .send(
+          status === 404
+            ? errorBody(request, 'NOT_FOUND', 'Route not found')
+            : errorBody(request, 'MALFORMED_JSON', 'Request could not be read'),
+        )
+    },
   })
   app.decorate('database', database)
   app.decorate('beginShutdown', () => {
@@ -132,6 +146,12 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     registerLifecycle(app, { isShuttingDown: () => state.shuttingDown })
     metrics.register(app)
 
+    // CORS preflights (the cors plugin's OPTIONS * route) carry no credentials by design.
+    app.addHook('onRoute', (route) => {
+      if (route.method === 'OPTIONS' && route.url.endsWith('*')) {
+        route.config = { ...(route.config ?? {}), public: true, rateLimitPolicy: 'none' }
+      }
+    })
     const { resolvePrincipal, enforceAccess } = registerAuthentication(app, {
       verifyBearer: (token) => tokens.verify(token),
     })
@@ -180,6 +200,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         'Allow',
       ],
       maxAge: 600,
+      // A bare OPTIONS (no Origin) is answered like a preflight rather than with a text/plain 400.
+      strictPreflight: false,
     })
     await app.register(compress, {
       global: true,
