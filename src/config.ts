@@ -58,6 +58,27 @@ export const ConfigSchema = Type.Object({
   PURGE_INTERVAL_SECONDS: Int(3600, 1, 86_400, 'How often the purge job runs'),
   IDEMPOTENCY_TTL_HOURS: Int(24, 1, 720, 'How long Idempotency-Key responses are replayed'),
   REQUIRE_IF_MATCH: Bool(false, 'Require If-Match on PATCH and DELETE (428 without it)'),
+  KEY_ENCRYPTION_SECRET: OptionalSecret(
+    'Encrypts signing keys stored in the database (AES-256-GCM); at least 32 characters',
+  ),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: Int(5, 1, 1000, 'Failed logins per email before it is locked'),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: Int(50, 1, 100_000, 'Failed logins per client address before it is locked'),
+  LOGIN_LOCKOUT_SECONDS: Int(900, 1, 86_400, 'Failure-counting window and lockout length'),
+  AUTH_JWKS_URL: Type.Optional(
+    Type.String({ pattern: '^https?://', description: 'JWKS of an external OpenID Connect provider' }),
+  ),
+  AUTH_ISSUER: Type.Optional(Type.String({ minLength: 1, description: 'iss of the external provider' })),
+  AUTH_AUDIENCE: Type.Optional(
+    Type.String({ minLength: 1, description: 'aud the provider puts in tokens for us' }),
+  ),
+  AUTH_SCOPE_CLAIM: Str('scope', 'Claim holding scopes in external tokens (space-separated or array)'),
+  AUTH_ROLE_CLAIM: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'Claim holding the role in external tokens; unset = role kept locally',
+    }),
+  ),
+  AUTH_ALGORITHMS: Str('RS256,PS256,ES256,EdDSA', 'Algorithms accepted from the external provider'),
 })
 
 export type Config = Static<typeof ConfigSchema>
