@@ -124,6 +124,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         issuer: config.JWT_ISSUER,
         audience: config.JWT_AUDIENCE,
         accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+        recheckMs: config.CREDENTIAL_RECHECK_MS,
       },
       signingKeys,
       checkSession,
@@ -144,7 +145,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         clock,
       ),
     })
-    const apiTokens = new ApiTokenService({ database, audit, clock })
+    const apiTokens = new ApiTokenService({ database, audit, clock, recheckMs: config.CREDENTIAL_RECHECK_MS })
     const external = externalProvider(config, { database, audit, clock, checkUser: checkSession })
     const users = new UserService({ database, audit, clock })
     const tasks = new TaskService({

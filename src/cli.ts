@@ -96,6 +96,7 @@ async function run(argv: string[], config: Config, out: (line: string) => void):
           issuer: config.JWT_ISSUER,
           audience: config.JWT_AUDIENCE,
           accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+          recheckMs: 0,
         },
         keys,
         async () => undefined,

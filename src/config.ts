@@ -79,6 +79,12 @@ export const ConfigSchema = Type.Object({
     }),
   ),
   AUTH_ALGORITHMS: Str('RS256,PS256,ES256,EdDSA', 'Algorithms accepted from the external provider'),
+  CREDENTIAL_RECHECK_MS: Int(
+    5000,
+    0,
+    300_000,
+    'How long a verified credential is trusted before its account, session or API token is re-checked in the database',
+  ),
 })
 
 export type Config = Static<typeof ConfigSchema>

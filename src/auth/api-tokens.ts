@@ -19,18 +19,19 @@ import { BoundedCache, hashOpaqueToken, invalidToken, newOpaqueToken } from './t
 export const API_TOKEN_PREFIX = 'tt_'
 const API_TOKEN = /^tt_[A-Za-z0-9_-]{43}$/
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-const RESOLVE_CACHE_MS = 5_000
 
 export class ApiTokenService {
   readonly #database: Database
   readonly #audit: AuditLog
   readonly #clock: Clock
+  readonly #recheckMs: number
   readonly #resolved = new BoundedCache<{ principal: Principal; checkedAtMs: number; expiresAtMs: number }>(
     10_000,
   )
 
-  constructor(deps: { database: Database; audit: AuditLog; clock: Clock }) {
+  constructor(deps: { database: Database; audit: AuditLog; clock: Clock; recheckMs: number }) {
     this.#database = deps.database
+    this.#recheckMs = deps.recheckMs
     this.#audit = deps.audit
     this.#clock = deps.clock
   }
@@ -103,7 +104,7 @@ export class ApiTokenService {
     const hash = hashOpaqueToken(token)
     const nowMs = Date.now()
     const cached = this.#resolved.get(hash)
-    if (cached && nowMs - cached.checkedAtMs < RESOLVE_CACHE_MS && cached.expiresAtMs > nowMs)
+    if (cached && nowMs - cached.checkedAtMs < this.#recheckMs && cached.expiresAtMs > nowMs)
       return cached.principal
     const found = await findLiveApiToken(this.#database.db, hash, this.#clock().toISOString())
     if (!found) {

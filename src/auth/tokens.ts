@@ -14,6 +14,8 @@ export interface TokenSettings {
   issuer: string
   audience: string
   accessTtlSeconds: number
+  /** How long a live-session check is reused (CREDENTIAL_RECHECK_MS). */
+  recheckMs: number
 }
 
 /** Answers whether the account (and session) behind a token is still live, and the account's role now. */
@@ -23,7 +25,6 @@ export type SessionCheck = (
 ) => Promise<{ role: Role } | undefined>
 
 const VERIFIED_CACHE_MAX = 10_000
-const SESSION_CHECK_TTL_MS = 5_000
 
 export const invalidToken = (message = 'Access token is invalid or expired') =>
   new ApiError('INVALID_TOKEN', message, { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } })
@@ -151,7 +152,7 @@ export class AccessTokens {
   async #liveRole(userId: string, sessionId: string | undefined, now: number): Promise<Role | undefined> {
     const key = `${userId}:${sessionId ?? ''}`
     const cached = this.#sessions.get(key)
-    if (cached && now - cached.checkedAtMs < SESSION_CHECK_TTL_MS) return cached.role
+    if (cached && now - cached.checkedAtMs < this.#settings.recheckMs) return cached.role
     const live = await this.#checkSession(userId, sessionId)
     this.#sessions.set(key, { role: live?.role, checkedAtMs: now })
     return live?.role

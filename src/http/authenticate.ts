@@ -26,7 +26,8 @@ export interface RouteAccess {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    routeAccess: RouteAccess[]
+    /** Every registered route with its access declaration. */
+    routeAccess(): RouteAccess[]
   }
 }
 
@@ -44,19 +45,25 @@ export function registerAuthentication(
 } {
   app.decorateRequest('principal', null)
   app.decorateRequest('authError', null)
-  const routeAccess: RouteAccess[] = []
-  app.decorate('routeAccess', routeAccess)
-  app.addHook('onRoute', (route) => {
-    const config = (route.config ?? {}) as { public?: boolean; scope?: string; sessionOnly?: boolean }
-    for (const method of [route.method].flat()) {
-      routeAccess.push({
+  // Route options objects, read once every plugin's onRoute hooks have run (a plugin may mark its routes later).
+  const routes: { method: string | string[]; url: string; config?: unknown }[] = []
+  app.decorate('routeAccess', () =>
+    routes.flatMap((route) => {
+      const config = (route.config ?? {}) as { public?: boolean; scope?: string; sessionOnly?: boolean }
+      return [route.method].flat().map((method) => ({
         method,
         url: route.url,
         public: config.public === true,
         scope: config.scope,
         sessionOnly: config.sessionOnly === true,
-      })
-    }
+      }))
+    }),
+  )
+  app.addHook('onRoute', (route) => {
+    // OPTIONS exists only for CORS preflights (@fastify/cors), which browsers send without credentials.
+    if ([route.method].flat().every((m) => m === 'OPTIONS'))
+      route.config = { ...(route.config ?? {}), public: true }
+    routes.push(route)
   })
 
   async function resolvePrincipal(request: FastifyRequest): Promise<void> {
