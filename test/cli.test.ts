@@ -59,7 +59,9 @@ for (const engine of testEngines()) {
         })
         assert.equal(taken.status, 1)
 
-        const app = await buildApp(configFrom({ ...env, LOG_LEVEL: 'silent', CREDENTIAL_RECHECK_MS: 0 }), { backgroundJobs: false })
+        const app = await buildApp(configFrom({ ...env, LOG_LEVEL: 'silent', CREDENTIAL_RECHECK_MS: 0 }), {
+          backgroundJobs: false,
+        })
         try {
           const login = await app.inject({
             method: 'POST',
@@ -90,9 +92,12 @@ for (const engine of testEngines()) {
             keys: { kid: string }[]
           }
           // The running instance learns the new key when it first sees it; a fresh JWKS read after a restart lists both.
-          const restarted = await buildApp(configFrom({ ...env, LOG_LEVEL: 'silent', CREDENTIAL_RECHECK_MS: 0 }), {
-            backgroundJobs: false,
-          })
+          const restarted = await buildApp(
+            configFrom({ ...env, LOG_LEVEL: 'silent', CREDENTIAL_RECHECK_MS: 0 }),
+            {
+              backgroundJobs: false,
+            },
+          )
           try {
             const after = (await restarted.inject({ url: '/.well-known/jwks.json' })).json() as {
               keys: { kid: string }[]
