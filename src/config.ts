@@ -35,7 +35,9 @@ export const ConfigSchema = Type.Object({
   TRUST_PROXY: Bool(false, 'Trust X-Forwarded-For for the client address'),
   JWT_ISSUER: Str('task-tracker', 'iss claim of access tokens'),
   JWT_AUDIENCE: Str('task-tracker-api', 'aud claim of access tokens'),
-  JWT_PRIVATE_KEY: OptionalSecret('PKCS#8 PEM Ed25519 private key; generated into DATA_DIR when unset'),
+  JWT_PRIVATE_KEY: OptionalSecret(
+    'PKCS#8 PEM Ed25519 private key, imported once into the database key set (one is generated there when unset)',
+  ),
   ACCESS_TOKEN_TTL_SECONDS: Int(900, 30, 86_400, 'Access token lifetime'),
   REFRESH_TOKEN_TTL_SECONDS: Int(30 * 86_400, 60, 365 * 86_400, 'Refresh token lifetime'),
   RATE_LIMIT_PER_MINUTE: Int(600, 0, 1_000_000, 'Requests per minute per user (0 = off)'),
@@ -58,8 +60,11 @@ export const ConfigSchema = Type.Object({
   PURGE_INTERVAL_SECONDS: Int(3600, 1, 86_400, 'How often the purge job runs'),
   IDEMPOTENCY_TTL_HOURS: Int(24, 1, 720, 'How long Idempotency-Key responses are replayed'),
   REQUIRE_IF_MATCH: Bool(false, 'Require If-Match on PATCH and DELETE (428 without it)'),
-  KEY_ENCRYPTION_SECRET: OptionalSecret(
-    'Encrypts signing keys stored in the database (AES-256-GCM); at least 32 characters',
+  KEY_ENCRYPTION_SECRET: Type.Optional(
+    Type.String({
+      minLength: 32,
+      description: 'Encrypts signing keys stored in the database (AES-256-GCM); at least 32 characters',
+    }),
   ),
   LOGIN_MAX_FAILURES_PER_ACCOUNT: Int(5, 1, 1000, 'Failed logins per email before it is locked'),
   LOGIN_MAX_FAILURES_PER_ADDRESS: Int(50, 1, 100_000, 'Failed logins per client address before it is locked'),

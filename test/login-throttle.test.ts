@@ -2,6 +2,7 @@
 // every instance; an unknown email and a wrong password are indistinguishable.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { LoginThrottle } from '../src/auth/throttle.ts'
 import { auditActions, secondInstance } from './auth-support.ts'
 import {
   buildTestApp,
@@ -86,6 +87,28 @@ for (const engine of testEngines()) {
       assert.equal(res.statusCode, 429)
       assert.ok(Number(res.headers['retry-after']) > 0)
       assert.equal((await login(victim.email, PASSWORD, nextAddress())).statusCode, 200)
+    })
+
+    it('stale counters are swept', async () => {
+      const throttle = new LoginThrottle({ maxPerAccount: 3, maxPerAddress: 6, lockoutSeconds: 60 }, clock)
+      await throttle.recordFailure(t.app.database.db, uniqueEmail('stale'), nextAddress())
+      const count = async () =>
+        Number(
+          (
+            await t.app.database.db
+              .selectFrom('login_attempts')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        )
+      assert.ok((await count()) > 0)
+      nowMs += 3_600_000
+      try {
+        await throttle.prune(t.app.database.db)
+        assert.equal(await count(), 0)
+      } finally {
+        nowMs = Date.now()
+      }
     })
 
     it('audits failures and successes', async () => {

@@ -116,7 +116,8 @@ export function authRoutes(deps: { auth: AuthService; tokens: AccessTokens }) {
           response: { 200: JwksSchema },
         },
       },
-      async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(tokens.jwks()),
+      async (_request, reply) =>
+        reply.header('cache-control', 'public, max-age=300').send(await tokens.jwks()),
     )
   }
 }

@@ -44,6 +44,19 @@ export class LoginThrottle {
   async recordFailure(db: Executor, email: string, address: string): Promise<void> {
     await this.#bump(db, accountKey(email), this.#settings.maxPerAccount)
     await this.#bump(db, addressKey(address), this.#settings.maxPerAddress)
+    // Rows for sprayed, made-up emails would pile up; about one failure in fifty sweeps the stale ones.
+    // The table only ever holds recent failures, so the sweep stays small without a background job.
+    if (Math.random() < 0.02) await this.prune(db)
+  }
+
+  /** Deletes counters whose window and lock have both passed. */
+  async prune(db: Executor): Promise<void> {
+    const now = this.#clock().getTime()
+    await db
+      .deleteFrom('login_attempts')
+      .where('locked_until_ms', '<', now)
+      .where('window_started_ms', '<', now - this.#settings.lockoutSeconds * 1000)
+      .execute()
   }
 
   /** A successful login clears the account's failures (not the address's: one good account must not launder a spray). */

@@ -69,7 +69,8 @@ export class AccessTokens {
     return this.#settings.accessTtlSeconds
   }
 
-  jwks() {
+  async jwks() {
+    await this.#keys.refreshIfStale()
     return this.#keys.jwks()
   }
 
@@ -120,6 +121,7 @@ export class AccessTokens {
   }
 
   async #verifySignature(token: string): Promise<Verified> {
+    await this.#keys.refreshIfStale()
     let payload: Record<string, unknown>
     try {
       ;({ payload } = await jwtVerify(token, this.#keys.resolve, {
