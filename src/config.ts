@@ -67,7 +67,12 @@ export const ConfigSchema = Type.Object({
     }),
   ),
   LOGIN_MAX_FAILURES_PER_ACCOUNT: Int(5, 1, 1000, 'Failed logins per email before it is locked'),
-  LOGIN_MAX_FAILURES_PER_ADDRESS: Int(50, 1, 100_000, 'Failed logins per client address before it is locked'),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: Int(
+    100,
+    1,
+    100_000,
+    'Failed logins per client address before it is locked',
+  ),
   LOGIN_LOCKOUT_SECONDS: Int(900, 1, 86_400, 'Failure-counting window and lockout length'),
   AUTH_JWKS_URL: Type.Optional(
     Type.String({ pattern: '^https?://', description: 'JWKS of an external OpenID Connect provider' }),

@@ -2,7 +2,13 @@
 // deployment signs and verifies with the same set. The newest unretired key
 // signs; retired keys keep verifying until every token they signed has expired.
 // Private parts are encrypted at rest when KEY_ENCRYPTION_SECRET is set.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { calculateJwkThumbprint, exportJWK, importPKCS8, type JWK, type JWTHeaderParameters } from 'jose'
@@ -210,7 +216,7 @@ export class SigningKeys {
       const jwk = JSON.parse(row.public_jwk) as JWK
       publicKeys.set(row.kid, {
         jwk,
-        key: createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' }),
+        key: createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }),
       })
     }
     if (active && active.kid !== this.#active?.kid) {
