@@ -153,6 +153,35 @@ for (const engine of testEngines()) {
   })
 }
 
+describe('external provider outage', () => {
+  it('an unreachable key endpoint is 503, not a bad token', async () => {
+    const server = createServer((_req, res) => res.writeHead(200).end('{"keys":[]}'))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    await new Promise((resolve) => server.close(resolve))
+    const t = await buildTestApp({
+      AUTH_JWKS_URL: `http://127.0.0.1:${port}/jwks`,
+      AUTH_ISSUER: ISSUER,
+      AUTH_AUDIENCE: AUDIENCE,
+    })
+    try {
+      const token = await new SignJWT({ scope: 'tasks:read' })
+        .setProtectedHeader({ alg: 'RS256', kid: 'idp-1' })
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setSubject('someone')
+        .setExpirationTime('5m')
+        .sign(idpKey.privateKey)
+      const res = await t.app.inject({ url: '/v1/tasks', headers: { authorization: `Bearer ${token}` } })
+      assert.equal(res.statusCode, 503)
+      assert.equal(errorOf(res).code, 'SERVICE_UNAVAILABLE')
+      assert.ok(res.headers['retry-after'])
+    } finally {
+      await t.close()
+    }
+  })
+})
+
 describe('external provider configuration', () => {
   it('refuses to start with a partial configuration', async () => {
     await assert.rejects(buildTestApp({ AUTH_ISSUER: ISSUER }), /must be set together/)

@@ -3,13 +3,13 @@
 // remote key set, cached with a cooldown), mapped to a local account keyed by
 // (issuer, subject) and created on first sight. Never linked to an existing
 // password account by email: an email claim is not proof of owning that account.
-import { createRemoteJWKSet, decodeJwt, type JWTPayload, jwtVerify } from 'jose'
+import { createRemoteJWKSet, decodeJwt, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose'
 import { v7 as uuidv7 } from 'uuid'
 import type { AuditLog } from '../audit/recorder.ts'
 import { type Config, ConfigError } from '../config.ts'
 import { type Database, runInTransaction } from '../db/database.ts'
 import { isUniqueViolation } from '../db/errors.ts'
-import { serviceUnavailable } from '../errors.ts'
+import { ApiError, serviceUnavailable } from '../errors.ts'
 import type { Clock } from '../time.ts'
 import { insertUser } from './repository.ts'
 import { effectiveScopes, type Principal, type Role } from './scopes.ts'
@@ -110,9 +110,11 @@ export class ExternalTokens {
         throw invalidToken()
       return payload
     } catch (error) {
-      // The provider's key endpoint being unreachable is our outage, not the client's bad token.
-      const code = (error as { code?: unknown }).code
-      if (code === 'ERR_JWKS_TIMEOUT') throw serviceUnavailable('The identity provider is not answering')
+      if (error instanceof ApiError) throw error
+      // The provider's key endpoint being unreachable (a timeout, or a network error, which is no
+      // JOSEError) is our outage, not the client's bad token.
+      if (!(error instanceof joseErrors.JOSEError) || error.code === 'ERR_JWKS_TIMEOUT')
+        throw serviceUnavailable('The identity provider is not answering')
       throw invalidToken()
     }
   }
