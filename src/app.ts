@@ -6,10 +6,19 @@ import compress from '@fastify/compress'
 import cors from '@fastify/cors'
 import helmet from '@fastify/helmet'
 import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify'
-import { loadSigningKey } from './auth/keys.ts'
+import { AuditLog } from './audit/recorder.ts'
+import { auditRoutes } from './audit/routes.ts'
+import { AuditService } from './audit/service.ts'
+import { apiTokenRoutes } from './auth/api-token-routes.ts'
+import { ApiTokenService } from './auth/api-tokens.ts'
+import { externalProvider } from './auth/external.ts'
+import { SigningKeys } from './auth/keys.ts'
+import { liveSessionRole } from './auth/repository.ts'
 import { authRoutes } from './auth/routes.ts'
 import { AuthService } from './auth/service.ts'
+import { LoginThrottle } from './auth/throttle.ts'
 import { AccessTokens } from './auth/tokens.ts'
+import { BearerVerifier } from './auth/verifier.ts'
 import type { Config } from './config.ts'
 import { type Database, openDatabase } from './db/database.ts'
 import { migrateToLatest } from './db/migrate.ts'
@@ -32,6 +41,8 @@ import { taskRoutes } from './tasks/routes.ts'
 import { TaskSchema } from './tasks/schemas.ts'
 import { TaskService } from './tasks/service.ts'
 import { type Clock, systemClock } from './time.ts'
+import { userRoutes } from './users/routes.ts'
+import { UserService } from './users/service.ts'
 
 export const VERSION = '0.1.0'
 
@@ -65,6 +76,10 @@ const REDACT = [
   '*.refreshToken',
   '*.token',
   '*.secret',
+  '*.privateKey',
+  '*.private_key',
+  '*.KEY_ENCRYPTION_SECRET',
+  '*.JWT_PRIVATE_KEY',
 ]
 
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
@@ -109,29 +124,50 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   try {
     await migrateToLatest(database)
-    const signingKey = await loadSigningKey({
-      privateKeyPem: config.JWT_PRIVATE_KEY,
+    const signingKeys = await SigningKeys.open({
+      database,
+      secret: config.KEY_ENCRYPTION_SECRET,
+      importPem: config.JWT_PRIVATE_KEY,
       dataDir: config.DATA_DIR,
+      accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     })
+    const checkSession = (userId: string, sessionId: string | undefined) =>
+      liveSessionRole(database.db, userId, sessionId)
     const tokens = new AccessTokens(
       {
         issuer: config.JWT_ISSUER,
         audience: config.JWT_AUDIENCE,
         accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+        recheckMs: config.CREDENTIAL_RECHECK_MS,
       },
-      signingKey,
+      signingKeys,
+      checkSession,
     )
+    const audit = new AuditLog(clock)
     const auth = new AuthService({
       database,
       tokens,
       clock,
       refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+      audit,
+      throttle: new LoginThrottle(
+        {
+          maxPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+          maxPerAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
+          lockoutSeconds: config.LOGIN_LOCKOUT_SECONDS,
+        },
+        clock,
+      ),
     })
+    const apiTokens = new ApiTokenService({ database, audit, clock, recheckMs: config.CREDENTIAL_RECHECK_MS })
+    const external = externalProvider(config, { database, audit, clock, checkUser: checkSession })
+    const users = new UserService({ database, audit, clock })
     const tasks = new TaskService({
       database,
       clock,
       events: overrides.events ?? noEventRecorder,
       requireIfMatch: config.REQUIRE_IF_MATCH,
+      audit,
     })
     const idempotency = new IdempotencyService({ database, clock, ttlHours: config.IDEMPOTENCY_TTL_HOURS })
     const metrics = new Metrics()
@@ -146,15 +182,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     registerLifecycle(app, { isShuttingDown: () => state.shuttingDown })
     metrics.register(app)
 
-    // CORS preflights (the cors plugin's OPTIONS * route) carry no credentials by design.
-    app.addHook('onRoute', (route) => {
-      if (route.method === 'OPTIONS' && route.url.endsWith('*')) {
-        route.config = { ...(route.config ?? {}), public: true, rateLimitPolicy: 'none' }
-      }
-    })
-    const { resolvePrincipal, enforceAccess } = registerAuthentication(app, {
-      verifyBearer: (token) => tokens.verify(token),
-    })
+    const { resolvePrincipal, enforceAccess } = registerAuthentication(
+      app,
+      new BearerVerifier({ tokens, apiTokens, external }),
+    )
     const applyRateLimit = await registerRateLimits(app, config)
     app.addHook('onRequest', resolvePrincipal)
     app.addHook('onRequest', applyRateLimit)
@@ -221,6 +252,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     )
     await app.register(authRoutes({ auth, tokens }))
     await app.register(taskRoutes({ tasks, idempotency }))
+    await app.register(apiTokenRoutes({ apiTokens }))
+    await app.register(userRoutes({ users }))
+    await app.register(auditRoutes({ audit: new AuditService(database) }))
 
     if (overrides.backgroundJobs !== false) {
       const purge = startPurgeJob({
