@@ -4,8 +4,8 @@ import { describe, it } from 'node:test'
 import { ApiError } from '../errors.ts'
 import {
   changedFields,
-  normaliseTaskInput,
   normaliseTags,
+  normaliseTaskInput,
   normaliseTimestamp,
   type Task,
   taskEtag,
