@@ -140,9 +140,11 @@ export const ListTasksQuery = Type.Object(
       ),
     ),
     deleted: Type.Optional(
+      // No schema default: the parser must see whether the client sent `deleted`, since a
+      // cursor followed on its own would otherwise look like it came with a changed filter.
       StringEnum(['exclude', 'include', 'only'] as const, {
-        default: 'exclude',
-        description: 'Deleted tasks are visible to their owner and admins only',
+        description:
+          'exclude (default), include or only. Deleted tasks are visible to their owner and admins only',
       }),
     ),
   },
