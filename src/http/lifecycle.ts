@@ -16,7 +16,8 @@ export function requestIdFor(raw: RawRequestDefaultExpression): string {
 export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(): boolean }): void {
   // JSON bodies: an empty body is "no body" (schemas decide whether one is required),
   // anything unparseable is 400 MALFORMED_JSON. merge-patch+json is JSON too.
-  app.removeContentTypeParser(['application/json'])
+  // Fastify's built-in text/plain parser goes too: a text body must be 415, not a string the schema rejects.
+  app.removeContentTypeParser(['application/json', 'text/plain'])
   app.addContentTypeParser(
     ['application/json', 'application/merge-patch+json'],
     { parseAs: 'string' },
