@@ -15,7 +15,7 @@ import { type Database, openDatabase } from './db/database.ts'
 import { migrateToLatest } from './db/migrate.ts'
 import { type EventRecorder, noEventRecorder } from './events/recorder.ts'
 import { registerAuthentication } from './http/authenticate.ts'
-import { registerErrorHandler } from './http/error-handler.ts'
+import { frameworkErrorHandler, registerErrorHandler } from './http/error-handler.ts'
 import { registerLifecycle, requestIdFor } from './http/lifecycle.ts'
 import { registerNotFound } from './http/not-found.ts'
 import { registerOpenApi } from './http/openapi.ts'
@@ -87,6 +87,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    frameworkErrors: frameworkErrorHandler,
   })
   app.decorate('database', database)
   app.decorate('beginShutdown', () => {
