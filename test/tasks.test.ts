@@ -2,6 +2,7 @@
 // API.md §3, ownership and soft-delete visibility. Runs on every engine.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import type { LightMyRequestResponse } from 'fastify'
 import {
   aTask,
   buildTestApp,
@@ -46,8 +47,9 @@ for (const engine of testEngines()) {
       method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
       url: string,
       user: TestUser,
-      payload?: unknown,
-    ) => t.app.inject({ method, url, headers: user.auth, ...(payload === undefined ? {} : { payload }) })
+      payload?: Record<string, unknown>,
+    ): Promise<LightMyRequestResponse> =>
+      t.app.inject({ method, url, headers: user.auth, ...(payload === undefined ? {} : { payload }) })
 
     it('creates a task with defaults, Location and ETag, and reads it back', async () => {
       const res = await req('POST', '/v1/tasks', alice, { title: '  Write the docs  ' })
