@@ -157,8 +157,18 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     const origins = config.CORS_ORIGINS.split(',')
       .map((o) => o.trim())
       .filter(Boolean)
+    // CORS preflights never carry credentials (Fetch spec), so the OPTIONS route the cors
+    // plugin adds is public; otherwise enforceAccess answers every preflight with 401.
+    app.addHook('onRoute', (route) => {
+      if (route.method === 'OPTIONS' && route.url === '*') route.config = { ...route.config, public: true }
+    })
     await app.register(cors, {
-      origin: origins.includes('*') ? '*' : origins.length > 0 ? origins : false,
+      // A function, not the list: with a list the plugin still sends Allow-Methods/Headers and
+      // Max-Age to origins it refuses; returning false sends no CORS header at all.
+      origin: origins.includes('*')
+        ? '*'
+        : (origin: string | undefined, allow: (error: Error | null, allowed: boolean) => void) =>
+            allow(null, origin !== undefined && origins.includes(origin)),
       methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
       allowedHeaders: [
         'Authorization',
