@@ -51,7 +51,7 @@ export interface AppState {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Marks the app as draining: /ready answers 503 and new requests are refused. */
+    /** Marks the app as draining: /ready answers 503; requests still served get Connection: close. */
     beginShutdown(): void
     database: Database
   }
