@@ -69,7 +69,8 @@ export function opsRoutes(deps: { readiness: Readiness; metrics: Metrics; metric
     app.get(
       '/metrics',
       {
-        config: open,
+        // Prometheus text: `Accept: text/plain` must not be 406.
+        config: { ...open, produces: 'text/plain' },
         schema: {
           tags: TAG,
           summary: 'Prometheus metrics',
