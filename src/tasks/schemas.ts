@@ -93,7 +93,13 @@ export const ListTasksQuery = Type.Object(
       }),
     ),
     offset: Type.Optional(
-      Type.Integer({ minimum: 0, default: 0, description: 'Ignored when cursor is given' }),
+      // A bound keeps huge values (1e20) from reaching SQL as a float, which the engines refuse (500).
+      Type.Integer({
+        minimum: 0,
+        maximum: 1_000_000_000,
+        default: 0,
+        description: 'Ignored when cursor is given; cursors are the way to page deep lists',
+      }),
     ),
     cursor: Type.Optional(
       Type.String({ maxLength: 4096, description: 'page.nextCursor of the previous page' }),
