@@ -85,9 +85,25 @@ for (const engine of testEngines()) {
       assert.equal(b.json().ownerId, bob.id)
     })
 
-    it('does not keep a key whose request failed validation', async () => {
+    it('creates one task for concurrent requests with the same key', async () => {
       const user = await registerAndLogin(t.app)
-      assert.equal((await post(user, 'key-3', { title: '' })).statusCode, 422)
+      const results = await Promise.all([1, 2, 3].map(() => post(user, 'same-time', { title: 'Racing' })))
+      const fresh = results.filter(
+        (r) => r.statusCode === 201 && r.headers['idempotency-replayed'] === undefined,
+      )
+      assert.equal(fresh.length, 1)
+      for (const r of results) {
+        assert.ok(r.statusCode === 201 || r.statusCode === 409, String(r.statusCode))
+        if (r.statusCode === 201) assert.equal(r.json().id, fresh[0]?.json().id)
+      }
+      assert.equal(await countMine(user), 1)
+    })
+
+    it('does not keep a key whose request the service refused', async () => {
+      const user = await registerAndLogin(t.app)
+      // 21 distinct tags pass the schema and are refused by the service, after the key was claimed.
+      const tags = Array.from({ length: 21 }, (_, i) => `t${i}`)
+      assert.equal((await post(user, 'key-3', { title: 'x', tags })).statusCode, 422)
       const ok = await post(user, 'key-3', { title: 'Fixed' })
       assert.equal(ok.statusCode, 201)
     })

@@ -53,6 +53,8 @@ for (const engine of testEngines()) {
       assert.match(res.body, /http_request_duration_seconds_bucket\{/)
       assert.match(res.body, /process_cpu_user_seconds_total/)
       assert.doesNotMatch(res.body, /no\/such\/route/)
+      const plain = await t.app.inject({ method: 'GET', url: '/metrics', headers: { accept: 'text/plain' } })
+      assert.equal(plain.statusCode, 200, 'a scraper asking for text/plain gets it')
     })
 
     it('GET /metrics needs the Bearer METRICS_TOKEN when one is set', async () => {

@@ -115,6 +115,7 @@ for (const engine of testEngines()) {
         ['limit=2.5', 'limit'],
         ['limit=ten', 'limit'],
         ['offset=-3', 'offset'],
+        ['offset=99999999999999999999', 'offset'],
         ['status=open', 'status'],
         ['sort=size', 'sort'],
         ['deleted=all', 'deleted'],
