@@ -112,7 +112,10 @@ function filterFromQuery(raw: RawListQuery, callerId: string, details: ErrorDeta
     if (value === undefined) continue
     const normalised = normaliseTimestamp(value)
     if (normalised === undefined)
-      details.push({ field: name, message: 'must be an RFC 3339 date-time with a time zone' })
+      details.push({
+        field: name,
+        message: 'must be an RFC 3339 date-time with a time zone, in the years 0001–9999 (UTC)',
+      })
     else filter[name] = normalised
   }
   if (raw.q !== undefined) {

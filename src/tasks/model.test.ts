@@ -58,6 +58,14 @@ describe('normaliseTaskInput', () => {
     assert.match(detailsOf(() => normaliseTaskInput({ title: 'a\u0007b' }))[0]?.message ?? '', /control/)
   })
 
+  it('keeps tabs and newlines in a description but refuses NUL', () => {
+    assert.equal(normaliseTaskInput({ description: 'a\tb\nc' }).description, 'a\tb\nc')
+    assert.deepEqual(
+      detailsOf(() => normaliseTaskInput({ description: 'a\u0000b' })).map((d) => d.field),
+      ['description'],
+    )
+  })
+
   it('counts the title length in characters, not UTF-16 units, and allows exactly 200', () => {
     assert.equal(normaliseTaskInput({ title: '😀'.repeat(200) }).title, '😀'.repeat(200))
     assert.equal(normaliseTaskInput({ title: ` ${'x'.repeat(200)} ` }).title, 'x'.repeat(200))
@@ -115,6 +123,14 @@ describe('normaliseTimestamp', () => {
   it('returns undefined for garbage', () => {
     assert.equal(normaliseTimestamp('not a date'), undefined)
     assert.equal(normaliseTimestamp('2026-11-22T10:00:00Z'), '2026-11-22T10:00:00.000Z')
+  })
+
+  it('refuses instants outside the years 0001–9999 in UTC (PostgreSQL cannot store them)', () => {
+    assert.equal(normaliseTimestamp('0000-06-01T00:00:00Z'), undefined)
+    assert.equal(normaliseTimestamp('0001-01-01T00:30:00+01:00'), undefined)
+    assert.equal(normaliseTimestamp('9999-12-31T23:00:00-02:00'), undefined)
+    assert.equal(normaliseTimestamp('0001-01-01T00:00:00Z'), '0001-01-01T00:00:00.000Z')
+    assert.equal(normaliseTimestamp('9999-12-31T23:59:59.999Z'), '9999-12-31T23:59:59.999Z')
   })
 })
 
