@@ -393,6 +393,26 @@ for (const engine of testEngines()) {
         { method: 'GET', url: '/v1/tasks/%E0%A4%A', headers: user.auth },
         { method: 'GET', url: '/v1/tasks?q=%00', headers: user.auth },
         { method: 'GET', url: '/v1/tasks?dueBefore=2026-02-30T00:00:00Z', headers: user.auth },
+        { method: 'GET', url: '/v1/tasks?dueBefore=0000-01-01T00:00:00Z', headers: user.auth },
+        { method: 'GET', url: '/v1/tasks?dueAfter=9999-12-31T23:00:00-05:00', headers: user.auth },
+        {
+          method: 'POST',
+          url: '/v1/tasks',
+          headers: user.auth,
+          payload: { title: 'x', dueAt: '0000-01-01T00:00:00-01:00' },
+        },
+        {
+          method: 'POST',
+          url: '/v1/tasks',
+          headers: user.auth,
+          payload: { title: 'x', description: 'a\u0000b' },
+        },
+        {
+          method: 'PATCH',
+          url: `/v1/tasks/${taskId}`,
+          headers: user.auth,
+          payload: { description: '\u0000' },
+        },
         {
           method: 'POST',
           url: '/v1/tasks',
