@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test'
 import type { InjectOptions } from 'fastify'
 import { loadSigningKey } from '../src/auth/keys.ts'
 import { AccessTokens } from '../src/auth/tokens.ts'
+import type { EventRecorder } from '../src/events/recorder.ts'
 import { assertErrorBody } from './assertions.ts'
 import {
   buildTestApp,
@@ -44,12 +45,19 @@ for (const engine of testEngines()) {
     let foreignToken: string
     let wrongIssuerToken: string
     const keyDir = mkdtempSync(join(tmpdir(), 'tt-foreign-key-'))
+    // Like ApiScenario's expected events: a refused request records none.
+    let eventsRecorded = 0
+    const countingEvents: EventRecorder = {
+      async recordTaskEvent() {
+        eventsRecorded++
+      },
+    }
     const takenEmail = uniqueEmail('taken')
 
     before(async () => {
       ;[main, strict] = await Promise.all([
-        buildTestApp({}, {}, engine),
-        buildTestApp({ REQUIRE_IF_MATCH: true, BODY_LIMIT_BYTES: 1024 }, {}, engine),
+        buildTestApp({}, { events: countingEvents }, engine),
+        buildTestApp({ REQUIRE_IF_MATCH: true, BODY_LIMIT_BYTES: 1024 }, { events: countingEvents }, engine),
       ])
       ;[user, other, strictUser] = await Promise.all([
         registerAndLogin(main.app, { email: takenEmail }),
@@ -373,7 +381,9 @@ for (const engine of testEngines()) {
     for (const s of scenarios) {
       it(`${s.status} ${s.code}: ${s.name}`, async () => {
         const app = s.app === 'strict' ? strict.app : main.app
+        const eventsBefore = eventsRecorded
         const res = await app.inject(s.request())
+        assert.equal(eventsRecorded, eventsBefore, 'a refused request records no event')
         assert.equal(res.statusCode, s.status, res.body)
         assertErrorBody(res, s.code)
         for (const [name, pattern] of Object.entries(s.headers ?? {}))
