@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
+import type { EventRecorder } from '../src/events/recorder.ts'
 import { buildTestApp, createTask, PASSWORD, registerAndLogin, type TestApp, testEngines } from './helpers.ts'
 
 class LogCapture extends Writable {
@@ -23,8 +24,14 @@ for (const engine of testEngines()) {
   describe(`request logs (${engine})`, () => {
     let t: TestApp
     const logs = new LogCapture()
+    let failEvents = false
+    const events: EventRecorder = {
+      async recordTaskEvent() {
+        if (failEvents) throw new Error('simulated outbox failure')
+      },
+    }
     before(async () => {
-      t = await buildTestApp({ LOG_LEVEL: 'info' }, { logStream: logs }, engine)
+      t = await buildTestApp({ LOG_LEVEL: 'info' }, { logStream: logs, events }, engine)
     })
     after(() => t.close())
 
@@ -57,6 +64,25 @@ for (const engine of testEngines()) {
       assert.equal(line?.userId, undefined)
       await t.app.inject({ method: 'GET', url: '/v1/nowhere', headers: { 'x-request-id': 'log-test-3' } })
       assert.equal(logs.forRequest('log-test-3')[0]?.status, 404)
+    })
+
+    it('logs an unexpected error with its stack and request id, and shows neither to the client', async () => {
+      const user = await registerAndLogin(t.app)
+      failEvents = true
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/tasks',
+        headers: { ...user.auth, 'x-request-id': 'log-test-500' },
+        payload: { title: 'boom' },
+      })
+      failEvents = false
+      assert.equal(res.statusCode, 500)
+      assert.doesNotMatch(res.body, /simulated|stack|\.ts/)
+      const lines = logs.forRequest('log-test-500')
+      const error = lines.find((l) => l.level === 50) as { err?: { stack?: string } } | undefined
+      assert.ok(error, JSON.stringify(lines))
+      assert.match(String(error.err?.stack), /simulated outbox failure/)
+      assert.equal(lines.filter((l) => l.status === 500).length, 1)
     })
 
     it('never writes a password or a token, even for failed logins and bad bearer tokens', async () => {
