@@ -43,6 +43,9 @@ async function main(): Promise<void> {
       await new Promise((resolve) =>
         setTimeout(resolve, Math.min(DRAIN_GRACE_MS, config.SHUTDOWN_TIMEOUT_MS)),
       )
+      // Timers run before I/O in an event-loop turn; setImmediate runs after it, so even a loop
+      // that was blocked past the grace reads what is waiting on its sockets before closing.
+      await new Promise((resolve) => setImmediate(resolve))
       await app.close()
       app.log.info('shutdown complete')
       process.exit(0)
