@@ -113,6 +113,26 @@ for (const engine of testEngines()) {
       assert.equal(star.statusCode, 204)
     })
 
+    it('honours If-Match on restore: stale is 412 and the task stays deleted', async () => {
+      const task = await createTask(t.app, user)
+      const url = `/v1/tasks/${task.id}`
+      assert.equal((await t.app.inject({ method: 'DELETE', url, headers: user.auth })).statusCode, 204)
+      const stale = await t.app.inject({
+        method: 'POST',
+        url: `${url}/restore`,
+        headers: { ...user.auth, 'if-match': '"v1"' },
+      })
+      assert.equal(stale.statusCode, 412)
+      assert.equal((await t.app.inject({ method: 'GET', url, headers: user.auth })).statusCode, 404)
+      const ok = await t.app.inject({
+        method: 'POST',
+        url: `${url}/restore`,
+        headers: { ...user.auth, 'if-match': '"v2"' },
+      })
+      assert.equal(ok.statusCode, 200)
+      assert.equal(ok.headers.etag, '"v3"')
+    })
+
     it('lets only one of two PATCHes with the same If-Match win', async () => {
       const task = await createTask(t.app, user)
       const send = (title: string) =>

@@ -249,6 +249,12 @@ for (const engine of testEngines()) {
       assert.ok(!(await ids(bob, 'deleted=include')).includes(task.id))
       assert.ok(!(await ids(bob, 'deleted=only')).includes(task.id))
       assert.ok((await ids(admin, 'deleted=only')).includes(task.id))
+      assert.ok((await ids(admin, 'deleted=include')).includes(task.id))
+      assert.equal(
+        (await req('GET', `/v1/tasks/${task.id}`, admin)).statusCode,
+        404,
+        'GET by id hides it even from admins',
+      )
       const only = (await req('GET', '/v1/tasks?deleted=only', alice)).json()
       assert.ok(only.items.every((i: { deletedAt: string | null }) => i.deletedAt !== null))
 
