@@ -53,6 +53,7 @@ describe('loadConfig', () => {
     for (const name of ['PORT', 'RATE_LIMIT_PER_MINUTE', 'LOG_LEVEL', 'DATABASE_URL', 'REQUIRE_IF_MATCH'])
       assert.match(error.message, new RegExp(`\\b${name}\\b`), `${name} missing from: ${error.message}`)
     assert.doesNotMatch(error.message, /\bHOST\b/)
+    assert.match(error.message, /LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent/)
   })
 
   it('never echoes a bad value (it may be a secret)', () => {
