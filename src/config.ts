@@ -104,7 +104,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // Never echo the value: it may be a secret. A union of literals names its allowed values.
     const choices = (error.schema as { anyOf?: { const?: unknown }[] }).anyOf?.map((s) => s.const)
     const message =
-      choices && choices.every((c) => typeof c === 'string')
+      choices?.every((c) => typeof c === 'string')
         ? `must be one of ${choices.join(', ')}`
         : error.message
     problems.push(`${name}: ${message}`)
