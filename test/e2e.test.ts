@@ -112,7 +112,9 @@ describe('end to end: the real server process', () => {
     server = await start(dataDir)
   })
   after(async () => {
-    if (server.child.exitCode === null) await stop(server)
+    // before() may have failed to start it.
+    const running = server as Server | undefined
+    if (running && running.child.exitCode === null) await stop(running)
     rmSync(dataDir, { recursive: true, force: true })
   })
 
