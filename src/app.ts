@@ -121,7 +121,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       requireIfMatch: config.REQUIRE_IF_MATCH,
     })
     const idempotency = new IdempotencyService({ database, clock, ttlHours: config.IDEMPOTENCY_TTL_HOURS })
-    const metrics = new Metrics()
+    const metrics = new Metrics({ poolStats: () => database.poolStats() })
 
     app.setValidatorCompiler(validatorCompiler)
     app.addSchema(ErrorSchema)
