@@ -52,6 +52,10 @@ for (const engine of testEngines()) {
       assert.match(res.body, /http_requests_total\{[^}]*route="unmatched"[^}]*status="404"/)
       assert.match(res.body, /http_request_duration_seconds_bucket\{/)
       assert.match(res.body, /process_cpu_user_seconds_total/)
+      // The pool exists on PostgreSQL only; SQLite has one connection and reports no pool.
+      const pool = /db_pool_connections\{state="total"\} (\d+)/.exec(res.body)
+      if (t.engine === 'postgres') assert.ok(Number(pool?.[1]) >= 1, 'pool size reported')
+      else assert.equal(pool, null)
       assert.doesNotMatch(res.body, /no\/such\/route/)
       const plain = await t.app.inject({ method: 'GET', url: '/metrics', headers: { accept: 'text/plain' } })
       assert.equal(plain.statusCode, 200, 'a scraper asking for text/plain gets it')
