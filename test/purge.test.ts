@@ -1,7 +1,8 @@
-// The purge job: tasks soft-deleted longer ago than TASK_RETENTION_DAYS are removed
-// for good by runOnce(); recently deleted and live tasks stay. Runs on every engine.
+// The purge job: tasks soft-deleted longer ago than TASK_RETENTION_DAYS (and idempotency
+// records past their window) are removed by runOnce(); the rest stay. Runs on every engine.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { claimIdempotencyKey } from '../src/idempotency/repository.ts'
 import { startPurgeJob } from '../src/tasks/purge.ts'
 import {
   buildTestApp,
@@ -36,6 +37,20 @@ for (const engine of testEngines()) {
       assert.equal((await del(recent.id)).statusCode, 204)
       now = new Date(now.getTime() + 11 * DAY) // old: deleted 31 days ago; recent: 11 days ago
 
+      // An idempotency record past its window goes too; a current one stays.
+      for (const [key, expiresAt] of [
+        ['expired', new Date(now.getTime() - DAY)],
+        ['current', new Date(now.getTime() + DAY)],
+      ] as const) {
+        await claimIdempotencyKey(t.app.database.db, {
+          userId: user.id,
+          key,
+          requestHash: 'h',
+          now: new Date(expiresAt.getTime() - DAY).toISOString(),
+          expiresAt: expiresAt.toISOString(),
+        })
+      }
+
       const job = startPurgeJob({
         database: t.app.database,
         clock: () => now,
@@ -46,6 +61,12 @@ for (const engine of testEngines()) {
       try {
         const result = await job.runOnce()
         assert.equal(result.tasks, 1)
+        assert.equal(result.idempotencyKeys, 1)
+        const keys = await t.app.database.db.selectFrom('idempotency_keys').select('key').execute()
+        assert.deepEqual(
+          keys.map((k) => k.key),
+          ['current'],
+        )
         assert.equal((await job.runOnce()).tasks, 0, 'a second run finds nothing more')
       } finally {
         await job.stop()
