@@ -146,6 +146,26 @@ for (const engine of testEngines()) {
       assert.deepEqual(results.map((r) => r.statusCode).sort(), [200, 412])
     })
 
+    it('applies every one of many concurrent PATCHes without If-Match (last writer wins)', async () => {
+      const task = await createTask(t.app, user)
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          t.app.inject({
+            method: 'PATCH',
+            url: `/v1/tasks/${task.id}`,
+            headers: user.auth,
+            payload: { title: `writer ${i}` },
+          }),
+        ),
+      )
+      assert.deepEqual(
+        results.map((r) => r.statusCode),
+        Array(10).fill(200),
+      )
+      const final = await t.app.inject({ method: 'GET', url: `/v1/tasks/${task.id}`, headers: user.auth })
+      assert.equal(final.json().version, 11)
+    })
+
     it('requires If-Match on PATCH and DELETE when REQUIRE_IF_MATCH is on (428)', async () => {
       const owner = await registerAndLogin(strict.app)
       const task = await createTask(strict.app, owner)
