@@ -1,7 +1,7 @@
-// Prometheus metrics: request counts and latency by route and status, plus
-// process metrics. One registry per app so tests can build many apps.
+// Prometheus metrics: request counts and latency by route and status, the
+// database pool, and process metrics. One registry per app so tests can build many apps.
 import type { FastifyInstance } from 'fastify'
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
 export class Metrics {
   readonly registry = new Registry()
@@ -19,8 +19,25 @@ export class Metrics {
     registers: [this.registry],
   })
 
-  constructor() {
+  constructor(deps: { poolStats?: () => { total: number; idle: number; waiting: number } | undefined } = {}) {
     collectDefaultMetrics({ register: this.registry })
+    const poolStats = deps.poolStats
+    if (poolStats) {
+      // Read at scrape time; engines without a pool (SQLite) report nothing rather than zeros.
+      new Gauge({
+        name: 'db_pool_connections',
+        help: 'Database pool connections by state (PostgreSQL): total, idle, and clients waiting for one',
+        labelNames: ['state'] as const,
+        registers: [this.registry],
+        collect() {
+          const stats = poolStats()
+          if (!stats) return
+          this.set({ state: 'total' }, stats.total)
+          this.set({ state: 'idle' }, stats.idle)
+          this.set({ state: 'waiting' }, stats.waiting)
+        },
+      })
+    }
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {

@@ -91,6 +91,17 @@ export async function findTaskById(db: Executor, id: string): Promise<Task | und
   return row ? toTask(row) : undefined
 }
 
+/**
+ * Reads a task that is about to change. On PostgreSQL the row stays locked until the
+ * transaction ends, so concurrent writers queue instead of failing their version check;
+ * SQLite already runs one write transaction at a time.
+ */
+export async function findTaskForChange(db: Executor, engine: Engine, id: string): Promise<Task | undefined> {
+  const query = db.selectFrom('tasks').select(TASK_COLUMNS).where('tasks.id', '=', id)
+  const row = await (engine === 'postgres' ? query.forUpdate() : query).executeTakeFirst()
+  return row ? toTask(row) : undefined
+}
+
 export interface TaskChange extends TaskInput {
   deletedAt?: string | null
   updatedAt: string
