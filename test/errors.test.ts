@@ -2,15 +2,13 @@
 // each scenario names the request, the status, the code and the headers it must carry.
 // Every error body is { error: { code, message, details?, requestId } } with no stack or SQL.
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import type { InjectOptions } from 'fastify'
-import { loadSigningKey } from '../src/auth/keys.ts'
-import { AccessTokens } from '../src/auth/tokens.ts'
+import { SignJWT } from 'jose'
 import type { EventRecorder } from '../src/events/recorder.ts'
 import { assertErrorBody } from './assertions.ts'
+import { createApiToken } from './auth-support.ts'
 import { errorScenarios, type ScenarioContext } from './error-scenarios.ts'
 import {
   buildTestApp,
@@ -27,7 +25,6 @@ for (const engine of testEngines()) {
     let strict: TestApp
     // Filled in by before(); the scenarios read it lazily.
     const c = {} as ScenarioContext
-    const keyDir = mkdtempSync(join(tmpdir(), 'tt-foreign-key-'))
     // Like ApiScenario's expected events: a refused request records none.
     let eventsRecorded = 0
     const countingEvents: EventRecorder = {
@@ -49,29 +46,27 @@ for (const engine of testEngines()) {
       ])
       c.taskId = (await createTask(main.app, c.user)).id
       c.strictTaskId = (await createTask(strict.app, c.strictUser)).id
-      const settings = {
-        issuer: main.config.JWT_ISSUER,
-        audience: main.config.JWT_AUDIENCE,
-        accessTtlSeconds: 300,
-      }
-      // The app's own key from its DATA_DIR, so only the scope differs from a login token.
-      const ownKey = await loadSigningKey({ dataDir: main.dataDir })
-      c.readOnlyToken = await new AccessTokens(settings, ownKey).issue({ id: c.user.id, role: 'user' }, [
-        'tasks:read',
-      ])
-      c.wrongIssuerToken = await new AccessTokens({ ...settings, issuer: 'someone-else' }, ownKey).issue(
-        { id: c.user.id, role: 'user' },
-        ['tasks:read', 'tasks:write'],
-      )
-      const foreignKey = await loadSigningKey({ dataDir: keyDir })
-      c.foreignToken = await new AccessTokens(settings, foreignKey).issue({ id: c.user.id, role: 'user' }, [
-        'tasks:read',
-        'tasks:write',
-      ])
+      // A real API token holding only tasks:read, so only the scope differs from a login token.
+      c.readOnlyToken = (
+        await createApiToken(main.app, c.user, { name: 'read only', scopes: ['tasks:read'] })
+      ).token
+      // Well-formed EdDSA tokens from a key the service never had, one with a foreign issuer too.
+      const foreignKey = generateKeyPairSync('ed25519').privateKey
+      const foreign = (issuer: string) =>
+        new SignJWT({ role: 'user', scope: 'tasks:read tasks:write' })
+          .setProtectedHeader({ alg: 'EdDSA', kid: 'foreign-key', typ: 'JWT' })
+          .setIssuer(issuer)
+          .setAudience(main.config.JWT_AUDIENCE)
+          .setSubject(c.user.id)
+          .setJti(randomUUID())
+          .setIssuedAt()
+          .setExpirationTime('5m')
+          .sign(foreignKey)
+      c.foreignToken = await foreign(main.config.JWT_ISSUER)
+      c.wrongIssuerToken = await foreign('someone-else')
     })
     after(async () => {
       await Promise.all([main.close(), strict.close()])
-      rmSync(keyDir, { recursive: true, force: true })
     })
 
     const scenarios = errorScenarios(c)
