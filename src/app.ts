@@ -13,7 +13,8 @@ import { AccessTokens } from './auth/tokens.ts'
 import type { Config } from './config.ts'
 import { type Database, openDatabase } from './db/database.ts'
 import { migrateToLatest } from './db/migrate.ts'
-import { type EventRecorder, noEventRecorder } from './events/recorder.ts'
+import { createEventsModule } from './events/module.ts'
+import type { EventRecorder } from './events/recorder.ts'
 import { registerAuthentication } from './http/authenticate.ts'
 import { registerErrorHandler } from './http/error-handler.ts'
 import { registerLifecycle, requestIdFor } from './http/lifecycle.ts'
@@ -113,10 +114,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       clock,
       refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
     })
+    const events = createEventsModule({ config, database, clock, app })
     const tasks = new TaskService({
       database,
       clock,
-      events: overrides.events ?? noEventRecorder,
+      events: overrides.events ?? events.recorder,
       requireIfMatch: config.REQUIRE_IF_MATCH,
     })
     const idempotency = new IdempotencyService({ database, clock, ttlHours: config.IDEMPOTENCY_TTL_HOURS })
@@ -199,6 +201,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     )
     await app.register(authRoutes({ auth, tokens }))
     await app.register(taskRoutes({ tasks, idempotency }))
+    await app.register(events.routes)
 
     if (overrides.backgroundJobs !== false) {
       const purge = startPurgeJob({
@@ -211,6 +214,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       app.addHook('onClose', () => purge.stop())
     }
     app.addHook('onClose', () => database.close())
+    // onClose hooks run last-registered first: events stop (dispatcher after its current job)
+    // before the database closes. Open streams end in preClose, or the server could not close.
+    app.addHook('preClose', async () => events.closeStreams())
+    app.addHook('onClose', () => events.stop())
+    if (overrides.backgroundJobs !== false) events.startWorkers()
     await app.ready()
     return app
   } catch (error) {

@@ -1,0 +1,107 @@
+// Live event streams (Server-Sent Events): each stream reads the outbox table from its position,
+// woken by the event signal and by a slow poll, and writes `id:`-tagged events, so a client that
+// reconnects with Last-Event-ID gets exactly what it missed (within retention).
+import { PassThrough } from 'node:stream'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Database } from '../db/database.ts'
+import { type EventPosition, readEventsAfter } from './repository.ts'
+import type { EventSignal } from './signal.ts'
+
+const BATCH = 500
+/** A client that reads slower than this much buffered output is cut off; it resumes with Last-Event-ID. */
+const MAX_BUFFERED_BYTES = 1024 * 1024
+
+export interface StreamSettings {
+  heartbeatMs: number
+  pollIntervalMs: number
+}
+
+export class EventStreams {
+  readonly #database: Database
+  readonly #signal: EventSignal
+  readonly #settings: StreamSettings
+  readonly #log: FastifyBaseLogger
+  readonly #open = new Set<PassThrough>()
+
+  constructor(deps: {
+    database: Database
+    signal: EventSignal
+    settings: StreamSettings
+    log: FastifyBaseLogger
+  }) {
+    this.#database = deps.database
+    this.#signal = deps.signal
+    this.#settings = deps.settings
+    this.#log = deps.log
+  }
+
+  get openCount(): number {
+    return this.#open.size
+  }
+
+  /** Opens a stream that starts after `from`; the caller sends it as the response body. */
+  open(from: EventPosition): PassThrough {
+    const out = new PassThrough()
+    this.#open.add(out)
+    let position = from
+    let reading = false
+    let again = false
+    let closed = false
+
+    const pump = async () => {
+      if (closed) return
+      if (reading) {
+        again = true
+        return
+      }
+      reading = true
+      try {
+        do {
+          again = false
+          for (;;) {
+            const events = await readEventsAfter(this.#database.db, this.#database.engine, position, BATCH)
+            if (closed) return
+            for (const event of events) {
+              // Payloads are JSON.stringify output: one line, so one `data:` field.
+              out.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${event.payload}\n\n`)
+              position = { id: event.id, xid: event.xid }
+            }
+            if (out.writableLength > MAX_BUFFERED_BYTES) {
+              out.end(': too far behind; reconnect with Last-Event-ID\n\n')
+              return
+            }
+            if (events.length < BATCH) break
+          }
+        } while (again && !closed)
+      } catch (err) {
+        if (!closed) this.#log.warn({ err }, 'event stream read failed; retrying on the next wake-up')
+      } finally {
+        reading = false
+      }
+    }
+
+    const unsubscribe = this.#signal.onWake(() => void pump())
+    const poll = setInterval(() => void pump(), this.#settings.pollIntervalMs)
+    const heartbeat = setInterval(() => out.write(': heartbeat\n\n'), this.#settings.heartbeatMs)
+    const cleanup = () => {
+      if (closed) return
+      closed = true
+      unsubscribe()
+      clearInterval(poll)
+      clearInterval(heartbeat)
+      this.#open.delete(out)
+    }
+    out.on('close', cleanup)
+    out.on('finish', cleanup)
+    out.on('error', cleanup)
+    // `retry:` tells EventSource how long to wait before reconnecting; the comment flushes headers.
+    out.write('retry: 2000\n: stream open\n\n')
+    void pump()
+    return out
+  }
+
+  /** Ends every open stream (shutdown): clients reconnect elsewhere with Last-Event-ID. */
+  closeAll(): void {
+    for (const out of this.#open) out.end(': server shutting down\n\n')
+  }
+}

@@ -1,0 +1,319 @@
+// Data access for webhook endpoints and their deliveries, including the dispatcher's lease-based
+// claim (engine-specific SQL lives here and nowhere else).
+import { sql } from 'kysely'
+import { v7 as uuidv7 } from 'uuid'
+import type { Engine, Executor } from '../db/database.ts'
+import { toIso, toIsoOrNull } from '../time.ts'
+import type { Delivery, DeliveryJob, Webhook } from './model.ts'
+
+function toWebhook(row: {
+  id: string
+  owner_id: string
+  url: string
+  description: string
+  events: string
+  secret: string
+  enabled: boolean | number
+  disabled_reason: string | null
+  consecutive_failures: number
+  created_at: string | Date
+  updated_at: string | Date
+}): Webhook {
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    url: row.url,
+    description: row.description,
+    events: JSON.parse(row.events) as string[],
+    secret: row.secret,
+    enabled: Boolean(row.enabled),
+    disabledReason: row.disabled_reason,
+    consecutiveFailures: row.consecutive_failures,
+    createdAt: toIso(row.created_at),
+    updatedAt: toIso(row.updated_at),
+  }
+}
+
+export async function insertWebhook(db: Executor, w: Webhook): Promise<void> {
+  await db
+    .insertInto('webhooks')
+    .values({
+      id: w.id,
+      owner_id: w.ownerId,
+      url: w.url,
+      description: w.description,
+      events: JSON.stringify(w.events),
+      secret: w.secret,
+      enabled: w.enabled,
+      disabled_reason: w.disabledReason,
+      consecutive_failures: w.consecutiveFailures,
+      created_at: w.createdAt,
+      updated_at: w.updatedAt,
+    })
+    .execute()
+}
+
+export async function findWebhook(db: Executor, id: string): Promise<Webhook | undefined> {
+  const row = await db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst()
+  return row ? toWebhook(row) : undefined
+}
+
+/** Webhooks of one owner, or of everyone when `ownerId` is undefined (admins), oldest first. */
+export async function listWebhooks(db: Executor, ownerId: string | undefined): Promise<Webhook[]> {
+  let query = db.selectFrom('webhooks').selectAll().orderBy('id').limit(1000)
+  if (ownerId !== undefined) query = query.where('owner_id', '=', ownerId)
+  return (await query.execute()).map(toWebhook)
+}
+
+export interface WebhookChange {
+  url?: string
+  description?: string
+  events?: string[]
+  enabled?: boolean
+  disabledReason?: string | null
+  consecutiveFailures?: number
+  updatedAt: string
+}
+
+export async function updateWebhook(db: Executor, id: string, c: WebhookChange): Promise<void> {
+  await db
+    .updateTable('webhooks')
+    .set({
+      ...(c.url !== undefined ? { url: c.url } : {}),
+      ...(c.description !== undefined ? { description: c.description } : {}),
+      ...(c.events !== undefined ? { events: JSON.stringify(c.events) } : {}),
+      ...(c.enabled !== undefined ? { enabled: c.enabled } : {}),
+      ...(c.disabledReason !== undefined ? { disabled_reason: c.disabledReason } : {}),
+      ...(c.consecutiveFailures !== undefined ? { consecutive_failures: c.consecutiveFailures } : {}),
+      updated_at: c.updatedAt,
+    })
+    .where('id', '=', id)
+    .execute()
+}
+
+export async function deleteWebhook(db: Executor, id: string): Promise<void> {
+  await db.deleteFrom('webhooks').where('id', '=', id).execute()
+}
+
+/** Enabled webhooks subscribed to `type` (the outbox fans out to these). */
+export async function subscribedWebhookIds(db: Executor, type: string): Promise<string[]> {
+  const rows = await db.selectFrom('webhooks').select(['id', 'events']).where('enabled', '=', true).execute()
+  return rows.filter((r) => (JSON.parse(r.events) as string[]).includes(type)).map((r) => r.id)
+}
+
+export async function insertPendingDeliveries(
+  db: Executor,
+  d: { eventId: number; eventType: string; webhookIds: string[]; now: string },
+): Promise<void> {
+  if (d.webhookIds.length === 0) return
+  await db
+    .insertInto('webhook_deliveries')
+    .values(
+      d.webhookIds.map((webhookId) => ({
+        id: uuidv7(),
+        webhook_id: webhookId,
+        event_id: d.eventId,
+        event_type: d.eventType,
+        status: 'pending' as const,
+        attempts: 0,
+        next_attempt_at: d.now,
+        created_at: d.now,
+        updated_at: d.now,
+      })),
+    )
+    .execute()
+}
+
+interface DeliveryRow {
+  id: string
+  webhook_id: string
+  event_id: number | string
+  event_type: string
+  status: 'pending' | 'succeeded' | 'failed'
+  attempts: number
+  next_attempt_at: string | Date | null
+  last_attempt_at: string | Date | null
+  last_response_status: number | null
+  last_error: string | null
+  created_at: string | Date
+}
+
+function toDelivery(row: DeliveryRow): Delivery {
+  return {
+    id: row.id,
+    webhookId: row.webhook_id,
+    eventId: String(row.event_id),
+    eventType: row.event_type,
+    status: row.status,
+    attempts: row.attempts,
+    nextAttemptAt: row.status === 'pending' ? toIsoOrNull(row.next_attempt_at) : null,
+    lastAttemptAt: toIsoOrNull(row.last_attempt_at),
+    lastResponseStatus: row.last_response_status,
+    lastError: row.last_error,
+    createdAt: toIso(row.created_at),
+  }
+}
+
+/** Deliveries of one webhook, newest first, keyset-paged on the (time-ordered) id. */
+export async function listDeliveries(
+  db: Executor,
+  webhookId: string,
+  options: { limit: number; before?: string },
+): Promise<Delivery[]> {
+  let query = db
+    .selectFrom('webhook_deliveries')
+    .selectAll()
+    .where('webhook_id', '=', webhookId)
+    .orderBy('id', 'desc')
+    .limit(options.limit)
+  if (options.before !== undefined) query = query.where('id', '<', options.before)
+  return (await query.execute()).map(toDelivery)
+}
+
+export async function findDelivery(
+  db: Executor,
+  webhookId: string,
+  id: string,
+): Promise<Delivery | undefined> {
+  const row = await db
+    .selectFrom('webhook_deliveries')
+    .selectAll()
+    .where('id', '=', id)
+    .where('webhook_id', '=', webhookId)
+    .executeTakeFirst()
+  return row ? toDelivery(row) : undefined
+}
+
+/** Makes a delivery due now again (manual redelivery); the webhook-id stays the same. */
+export async function requeueDelivery(db: Executor, id: string, now: string): Promise<void> {
+  await db
+    .updateTable('webhook_deliveries')
+    .set({ status: 'pending', next_attempt_at: now, lease_until: null, leased_by: null, updated_at: now })
+    .where('id', '=', id)
+    .execute()
+}
+
+/**
+ * Claims up to `limit` due deliveries of enabled webhooks for `instanceId` until `leaseUntil`.
+ * A delivery whose lease ran out (its instance crashed) is due again. PostgreSQL: the
+ * candidate rows are locked FOR UPDATE SKIP LOCKED, so concurrent instances claim disjoint
+ * sets without waiting; SQLite: one UPDATE … RETURNING under the single writer lock.
+ */
+export async function claimDueDeliveries(
+  db: Executor,
+  engine: Engine,
+  c: { instanceId: string; now: string; leaseUntil: string; limit: number },
+): Promise<string[]> {
+  const due = sql`d.status = 'pending' AND d.next_attempt_at <= ${c.now}
+      AND (d.lease_until IS NULL OR d.lease_until < ${c.now})
+      AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.enabled = ${true})`
+  const lock = engine === 'postgres' ? sql`FOR UPDATE OF d SKIP LOCKED` : sql``
+  const { rows } = await sql<{ id: string }>`
+    UPDATE webhook_deliveries SET lease_until = ${c.leaseUntil}, leased_by = ${c.instanceId}
+    WHERE id IN (
+      SELECT d.id FROM webhook_deliveries d WHERE ${due}
+      ORDER BY d.next_attempt_at LIMIT ${c.limit} ${lock}
+    )
+    RETURNING id`.execute(db)
+  return rows.map((r) => String(r.id))
+}
+
+/** Everything needed to attempt a claimed delivery. */
+export async function loadDeliveryJob(db: Executor, id: string): Promise<DeliveryJob | undefined> {
+  const row = await db
+    .selectFrom('webhook_deliveries as d')
+    .innerJoin('webhooks as w', 'w.id', 'd.webhook_id')
+    .innerJoin('events as e', 'e.id', 'd.event_id')
+    .select([
+      'd.id as id',
+      'd.attempts as attempts',
+      'w.id as webhookId',
+      'w.url as url',
+      'w.secret as secret',
+      'e.payload as payload',
+    ])
+    .where('d.id', '=', id)
+    .executeTakeFirst()
+  return row ? { ...row, id: String(row.id), webhookId: String(row.webhookId) } : undefined
+}
+
+/**
+ * Records the outcome of an attempt, only while the lease is still ours (an instance that
+ * overran its lease must not overwrite the outcome of the one that took over).
+ */
+export async function recordAttempt(
+  db: Executor,
+  a: {
+    id: string
+    instanceId: string
+    status: 'pending' | 'succeeded' | 'failed'
+    attempts: number
+    nextAttemptAt: string | null
+    responseStatus: number | null
+    error: string | null
+    now: string
+  },
+): Promise<boolean> {
+  const result = await db
+    .updateTable('webhook_deliveries')
+    .set({
+      status: a.status,
+      attempts: a.attempts,
+      next_attempt_at: a.nextAttemptAt,
+      last_attempt_at: a.now,
+      last_response_status: a.responseStatus,
+      last_error: a.error,
+      lease_until: null,
+      leased_by: null,
+      updated_at: a.now,
+    })
+    .where('id', '=', a.id)
+    .where('leased_by', '=', a.instanceId)
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows) > 0
+}
+
+/** Counts a failed attempt against the endpoint; disables it at `disableAfter`. Returns whether it was disabled now. */
+export async function countEndpointFailure(
+  db: Executor,
+  webhookId: string,
+  disableAfter: number,
+  now: string,
+): Promise<boolean> {
+  const row = await db
+    .updateTable('webhooks')
+    .set((eb) => ({ consecutive_failures: eb('consecutive_failures', '+', 1), updated_at: now }))
+    .where('id', '=', webhookId)
+    .returning(['consecutive_failures', 'enabled'])
+    .executeTakeFirst()
+  if (!row?.enabled || row.consecutive_failures < disableAfter) return false
+  await disableEndpoint(
+    db,
+    webhookId,
+    `disabled after ${row.consecutive_failures} consecutive failed attempts`,
+    now,
+  )
+  return true
+}
+
+export async function disableEndpoint(
+  db: Executor,
+  webhookId: string,
+  reason: string,
+  now: string,
+): Promise<void> {
+  await db
+    .updateTable('webhooks')
+    .set({ enabled: false, disabled_reason: reason, updated_at: now })
+    .where('id', '=', webhookId)
+    .execute()
+}
+
+export async function resetEndpointFailures(db: Executor, webhookId: string): Promise<void> {
+  await db
+    .updateTable('webhooks')
+    .set({ consecutive_failures: 0 })
+    .where('id', '=', webhookId)
+    .where('consecutive_failures', '>', 0)
+    .execute()
+}
