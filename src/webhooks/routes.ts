@@ -29,8 +29,8 @@ function principalOf(request: FastifyRequest) {
 export function webhookRoutes(deps: { webhooks: WebhookService }) {
   const { webhooks } = deps
   return async function register(app: FastifyInstance): Promise<void> {
-    app.addSchema(WebhookSchema)
-    app.addSchema(DeliverySchema)
+    // Schemas are inlined, not added with addSchema: a plugin-level addSchema gives the plugin a
+    // new schema controller that loses the app's custom (strict) validator compiler.
     const r = app.withTypeProvider<TypeBoxTypeProvider>()
 
     r.post(
@@ -78,7 +78,7 @@ export function webhookRoutes(deps: { webhooks: WebhookService }) {
           tags: TAG,
           summary: 'Get a webhook',
           params: WebhookIdParams,
-          response: { 200: Type.Ref(WebhookSchema), ...errorResponses(401, 403, 404) },
+          response: { 200: WebhookSchema, ...errorResponses(401, 403, 404) },
         },
       },
       async (request) => publicWebhook(await webhooks.get(principalOf(request), request.params.id)),
@@ -95,7 +95,7 @@ export function webhookRoutes(deps: { webhooks: WebhookService }) {
             'Any subset of url, events, description, enabled. `enabled: true` re-enables a disabled endpoint and resets its failure count; its pending deliveries resume.',
           params: WebhookIdParams,
           body: PatchWebhookBody,
-          response: { 200: Type.Ref(WebhookSchema), ...errorResponses(400, 401, 403, 404, 413, 415, 422) },
+          response: { 200: WebhookSchema, ...errorResponses(400, 401, 403, 404, 413, 415, 422) },
         },
       },
       async (request) =>
@@ -153,7 +153,7 @@ export function webhookRoutes(deps: { webhooks: WebhookService }) {
           description:
             'Makes the delivery pending and due now, whatever its status. The `webhook-id` stays the same, so receivers that processed it can deduplicate. 409 when the webhook is disabled.',
           params: DeliveryParams,
-          response: { 202: Type.Ref(DeliverySchema), ...errorResponses(401, 403, 404, 409) },
+          response: { 202: DeliverySchema, ...errorResponses(401, 403, 404, 409) },
         },
       },
       async (request, reply) => {

@@ -31,11 +31,11 @@ export const WebhookSchema = Type.Object(
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },
-  { $id: 'Webhook', title: 'Webhook' },
+  { title: 'Webhook' },
 )
 
-export const CreatedWebhookSchema = Type.Intersect([
-  Type.Ref(WebhookSchema),
+export const CreatedWebhookSchema = Type.Composite([
+  WebhookSchema,
   Type.Object({
     secret: Type.String({
       description:
@@ -90,11 +90,11 @@ export const DeliverySchema = Type.Object(
     nextAttemptAt: Nullable(Type.String({ format: 'date-time', description: 'Null unless pending' })),
     createdAt: Type.String({ format: 'date-time' }),
   },
-  { $id: 'WebhookDelivery', title: 'WebhookDelivery' },
+  { title: 'WebhookDelivery' },
 )
 
-export const WebhookListSchema = Type.Object({ items: Type.Array(Type.Ref(WebhookSchema)) })
+export const WebhookListSchema = Type.Object({ items: Type.Array(WebhookSchema) })
 export const DeliveryListSchema = Type.Object({
-  items: Type.Array(Type.Ref(DeliverySchema)),
+  items: Type.Array(DeliverySchema),
   page: Type.Object({ limit: Type.Integer(), nextCursor: Nullable(Type.String()) }),
 })
