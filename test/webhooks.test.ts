@@ -6,6 +6,7 @@ import { sql } from 'kysely'
 import {
   buildTestApp,
   errorOf,
+  PASSWORD,
   registerAndLogin,
   type TestApp,
   type TestUser,

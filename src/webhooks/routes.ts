@@ -1,6 +1,5 @@
 // HTTP for webhooks (API.md §4): parse, pick status codes and headers, call the service.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { errorResponses, NoContent } from '../http/schemas.ts'
 import { publicWebhook } from './model.ts'
