@@ -308,4 +308,106 @@ for (const engine of testEngines()) {
       }
     })
   })
+
+  describe(`webhook endpoints that keep failing (${engine})`, () => {
+    let t: TestApp
+    let user: TestUser
+    before(async () => {
+      t = await buildTestApp(
+        { ...CONFIG, WEBHOOK_DISABLE_AFTER_FAILURES: 3 },
+        { backgroundJobs: true },
+        engine,
+      )
+      user = await registerAndLogin(t.app)
+    })
+    after(() => t.close())
+
+    async function subscribe(
+      url: string,
+      events = ['task.created', 'task.updated', 'task.deleted', 'task.restored'],
+    ) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/webhooks',
+        headers: user.auth,
+        payload: { url, events },
+      })
+      assert.equal(res.statusCode, 201, res.body)
+      return res.json() as { id: string; secret: string }
+    }
+    async function deliveries(webhookId: string) {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: `/v1/webhooks/${webhookId}/deliveries?limit=100`,
+        headers: user.auth,
+      })
+      assert.equal(res.statusCode, 200, res.body)
+      return (
+        res.json() as {
+          items: {
+            id: string
+            status: string
+            attempts: number
+            lastResponseStatus: number | null
+            eventType: string
+          }[]
+        }
+      ).items
+    }
+    async function webhook(id: string) {
+      const res = await t.app.inject({ method: 'GET', url: `/v1/webhooks/${id}`, headers: user.auth })
+      return res.json() as { enabled: boolean; disabledReason: string | null; consecutiveFailures: number }
+    }
+
+    it('disables an endpoint after the configured consecutive failures and redelivers on request', async () => {
+      const receiver = await startReceiver(0, (_req, res) => {
+        res.writeHead(500).end()
+      })
+      try {
+        const hook = await subscribe(receiver.url, ['task.created'])
+        await createTask(t.app, user)
+        const disabled = await waitFor(async () => {
+          const w = await webhook(hook.id)
+          return w.enabled === false && w
+        }, 'disabled after repeated failures')
+        assert.match(disabled.disabledReason ?? '', /3 consecutive failed attempts/)
+        assert.equal(disabled.consecutiveFailures, 3)
+        const [delivery] = await deliveries(hook.id)
+        assert.equal(delivery?.status, 'pending')
+        assert.equal(delivery?.lastResponseStatus, 500)
+        const refused = await t.app.inject({
+          method: 'POST',
+          url: `/v1/webhooks/${hook.id}/deliveries/${delivery!.id}/redeliver`,
+          headers: user.auth,
+        })
+        assert.equal(refused.statusCode, 409, 'a disabled endpoint must be enabled first')
+        receiver.behave((_req, res) => {
+          res.writeHead(200).end()
+        })
+        const enabled = await t.app.inject({
+          method: 'PATCH',
+          url: `/v1/webhooks/${hook.id}`,
+          headers: user.auth,
+          payload: { enabled: true },
+        })
+        assert.equal((enabled.json() as { consecutiveFailures: number }).consecutiveFailures, 0)
+        await waitFor(
+          async () => (await deliveries(hook.id))[0]?.status === 'succeeded',
+          'resumed after enabling',
+        )
+        const count = receiver.received.length
+        const again = await t.app.inject({
+          method: 'POST',
+          url: `/v1/webhooks/${hook.id}/deliveries/${delivery!.id}/redeliver`,
+          headers: user.auth,
+        })
+        assert.equal(again.statusCode, 202)
+        assert.equal((again.json() as { status: string }).status, 'pending')
+        await waitFor(() => receiver.received.length > count, 'the manual redelivery')
+        assert.equal(receiver.received.at(-1)?.id, delivery!.id, 'redelivery keeps the webhook-id')
+      } finally {
+        await receiver.close()
+      }
+    })
+  })
 }
