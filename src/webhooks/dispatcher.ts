@@ -113,7 +113,7 @@ export function startDispatcher(deps: {
         error: null,
         now: nowIso,
       })
-      await resetEndpointFailures(database.db, job.webhookId)
+      if (job.endpointFailures > 0) await resetEndpointFailures(database.db, job.webhookId)
       return
     }
     let retryIn: number | undefined

@@ -39,6 +39,8 @@ export interface DeliveryJob {
   url: string
   secret: string
   payload: string
+  /** The endpoint's failure count when claimed (a success resets it only when non-zero). */
+  endpointFailures: number
 }
 
 /** The public representation: everything but the secret. */

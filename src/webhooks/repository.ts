@@ -230,6 +230,7 @@ export async function loadDeliveryJob(db: Executor, id: string): Promise<Deliver
       'w.id as webhookId',
       'w.url as url',
       'w.secret as secret',
+      'w.consecutive_failures as endpointFailures',
       'e.payload as payload',
     ])
     .where('d.id', '=', id)
