@@ -49,7 +49,7 @@ for (const engine of testEngines()) {
           body: JSON.stringify({ status: 'doing' }),
         })
         assert.equal(patched.status, 200)
-        await waitFor(() => client.events.length >= 2, 'two events', 5000)
+        await waitFor(() => client.events.length >= 2, 'two events', 20_000)
         assert.deepEqual(
           client.events.map((e) => e.event),
           ['task.created', 'task.updated'],
@@ -71,14 +71,14 @@ for (const engine of testEngines()) {
     it('replays exactly what was missed after a disconnect (header or query parameter)', async () => {
       const first = await openSse(base, user.token)
       const seen = [await createTask(t.app, user), await createTask(t.app, user)].map((x) => x.id)
-      await waitFor(() => first.events.length >= 2, 'first two', 5000)
+      await waitFor(() => first.events.length >= 2, 'first two', 20_000)
       first.close()
       const lastId = first.events.at(-1)!.id
       const missed: string[] = []
       for (let i = 0; i < 5; i++) missed.push((await createTask(t.app, user)).id)
       const resumed = await openSse(base, user.token, lastId)
       try {
-        await waitFor(() => resumed.events.length >= 5, 'the five missed events', 5000)
+        await waitFor(() => resumed.events.length >= 5, 'the five missed events', 20_000)
         await new Promise((r) => setTimeout(r, 300))
         assert.deepEqual(
           resumed.events.map((e) => taskIdOf(e.data)),

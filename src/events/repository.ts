@@ -70,6 +70,26 @@ export async function readEventsAfter(
   return rows.map((r) => ({ id: Number(r.id), xid: r.xid, type: r.type, payload: r.payload }))
 }
 
+/**
+ * PostgreSQL: whether events after `after` are committed but not yet readable because an older
+ * transaction (anywhere in the cluster) is still running. Readers then look again shortly
+ * instead of waiting for the next notification. Always false on SQLite.
+ */
+export async function hasHeldBackEvents(
+  db: Executor,
+  engine: Engine,
+  after: EventPosition,
+): Promise<boolean> {
+  if (engine === 'sqlite') return false
+  const { rows } = await sql<{ held: boolean }>`
+    SELECT EXISTS (
+      SELECT 1 FROM events
+      WHERE (xid, id) > (${after.xid}::xid8, ${after.id})
+        AND xid >= pg_snapshot_xmin(pg_current_snapshot())
+    ) AS held`.execute(db)
+  return rows[0]?.held === true
+}
+
 /** The position of "now": a reader starting here sees only events committed from now on. */
 export async function currentPosition(db: Executor, engine: Engine): Promise<EventPosition> {
   if (engine === 'sqlite') {

@@ -4,7 +4,7 @@
 import { PassThrough } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Database } from '../db/database.ts'
-import { type EventPosition, readEventsAfter } from './repository.ts'
+import { type EventPosition, hasHeldBackEvents, readEventsAfter } from './repository.ts'
 import type { EventSignal } from './signal.ts'
 
 const BATCH = 500
@@ -72,6 +72,12 @@ export class EventStreams {
             }
             if (events.length < BATCH) break
           }
+          if (
+            !closed &&
+            !again &&
+            (await hasHeldBackEvents(this.#database.db, this.#database.engine, position))
+          )
+            retrySoon()
         } while (again && !closed)
       } catch (err) {
         if (!closed) this.#log.warn({ err }, 'event stream read failed; retrying on the next wake-up')
@@ -80,7 +86,22 @@ export class EventStreams {
       }
     }
 
-    const unsubscribe = this.#signal.onWake(() => void pump())
+    // Committed events held back by an older running transaction become readable when it ends,
+    // which sends no notification: look again shortly (doubling up to the poll interval).
+    let retryTimer: NodeJS.Timeout | undefined
+    let retryDelay = 25
+    const retrySoon = () => {
+      if (retryTimer) return
+      retryTimer = setTimeout(() => {
+        retryTimer = undefined
+        void pump()
+      }, retryDelay)
+      retryDelay = Math.min(retryDelay * 2, this.#settings.pollIntervalMs)
+    }
+    const unsubscribe = this.#signal.onWake(() => {
+      retryDelay = 25
+      void pump()
+    })
     const poll = setInterval(() => void pump(), this.#settings.pollIntervalMs)
     const heartbeat = setInterval(() => out.write(': heartbeat\n\n'), this.#settings.heartbeatMs)
     const cleanup = () => {
@@ -89,6 +110,7 @@ export class EventStreams {
       unsubscribe()
       clearInterval(poll)
       clearInterval(heartbeat)
+      if (retryTimer) clearTimeout(retryTimer)
       this.#open.delete(out)
     }
     out.on('close', cleanup)
