@@ -123,6 +123,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     })
     const idempotency = new IdempotencyService({ database, clock, ttlHours: config.IDEMPOTENCY_TTL_HOURS })
     const metrics = new Metrics()
+    events.registerMetrics(metrics.registry)
 
     app.setValidatorCompiler(validatorCompiler)
     app.addSchema(ErrorSchema)

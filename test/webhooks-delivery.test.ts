@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
+import { buildApp } from '../src/app.ts'
+import { configFrom } from '../src/config.ts'
 import { OutboxRecorder } from '../src/events/outbox.ts'
 import { localEventSignal } from '../src/events/signal.ts'
 import { TaskService } from '../src/tasks/service.ts'
@@ -407,6 +409,67 @@ for (const engine of testEngines()) {
         assert.equal(receiver.received.at(-1)?.id, delivery!.id, 'redelivery keeps the webhook-id')
       } finally {
         await receiver.close()
+      }
+    })
+  })
+
+  describe(`delivery-time SSRF check and exhausted retries (${engine})`, () => {
+    it('refuses at delivery a target that is no longer allowed, retries per schedule, then fails', async () => {
+      // Created where private targets were allowed; delivered by an instance where they are not.
+      const t = await buildTestApp({ WEBHOOK_ALLOW_PRIVATE: true }, { backgroundJobs: false }, engine)
+      const receiver = await startReceiver()
+      const strict = await buildApp(
+        configFrom({
+          ...Object.fromEntries(Object.entries(t.config).filter(([, v]) => v !== undefined)),
+          ...CONFIG,
+          WEBHOOK_ALLOW_PRIVATE: false,
+          WEBHOOK_RETRY_SCHEDULE: '1,1',
+        }),
+        { backgroundJobs: true },
+      )
+      try {
+        const user = await registerAndLogin(t.app)
+        const created = await t.app.inject({
+          method: 'POST',
+          url: '/v1/webhooks',
+          headers: user.auth,
+          payload: { url: receiver.url, events: ['task.created'] },
+        })
+        const hook = created.json() as { id: string }
+        await createTask(t.app, user)
+        const list = async () =>
+          (
+            (
+              await t.app.inject({
+                method: 'GET',
+                url: `/v1/webhooks/${hook.id}/deliveries`,
+                headers: user.auth,
+              })
+            ).json() as {
+              items: {
+                status: string
+                attempts: number
+                lastError: string | null
+                nextAttemptAt: string | null
+              }[]
+            }
+          ).items
+        const [failed] = await waitFor(async () => {
+          const items = await list()
+          return items[0]?.status === 'failed' && items
+        }, 'the delivery failed for good')
+        assert.equal(failed?.attempts, 3, 'the first attempt and one per schedule entry')
+        assert.match(failed?.lastError ?? '', /target refused/)
+        assert.equal(failed?.nextAttemptAt, null)
+        assert.equal(receiver.received.length, 0, 'nothing was sent to the private address')
+        const endpoint = (
+          await t.app.inject({ method: 'GET', url: `/v1/webhooks/${hook.id}`, headers: user.auth })
+        ).json() as { consecutiveFailures: number }
+        assert.equal(endpoint.consecutiveFailures, 3)
+      } finally {
+        await strict.close()
+        await receiver.close()
+        await t.close()
       }
     })
   })

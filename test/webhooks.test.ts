@@ -221,5 +221,21 @@ for (const engine of testEngines()) {
       })
       assert.equal(redeliver.statusCode, 404)
     })
+
+    it('documents the stream and webhooks in OpenAPI and reports the backlog in /metrics', async () => {
+      const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+        paths: Record<
+          string,
+          Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>
+        >
+      }
+      assert.deepEqual(Object.keys(doc.paths['/v1/events']?.get?.responses['200']?.content ?? {}), [
+        'text/event-stream',
+      ])
+      assert.ok(doc.paths['/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver']?.post)
+      const metrics = await t.app.inject({ method: 'GET', url: '/metrics' })
+      assert.match(metrics.body, /^webhook_deliveries_pending \d+$/m)
+      assert.match(metrics.body, /^event_streams_open 0$/m)
+    })
   })
 }

@@ -1,10 +1,12 @@
 // Wires the events feature (outbox recorder, wake-ups, SSE streams, webhooks API, dispatcher,
 // retention) so app.ts registers it in a few lines.
 import type { FastifyInstance } from 'fastify'
+import { Gauge, type Registry } from 'prom-client'
 import type { Config } from '../config.ts'
 import type { Database } from '../db/database.ts'
 import type { Clock } from '../time.ts'
 import { type Dispatcher, startDispatcher } from '../webhooks/dispatcher.ts'
+import { countPendingDeliveries, oldestPendingDelivery } from '../webhooks/repository.ts'
 import { parseRetrySchedule } from '../webhooks/retry.ts'
 import { webhookRoutes } from '../webhooks/routes.ts'
 import { WebhookService } from '../webhooks/service.ts'
@@ -28,6 +30,8 @@ export interface EventsModule {
   closeStreams(): void
   /** Stops workers after their current job, then the listener. */
   stop(): Promise<void>
+  /** Adds the event backlog (pending deliveries, age of the oldest) and open streams to /metrics. */
+  registerMetrics(registry: Registry): void
 }
 
 export function createEventsModule(deps: {
@@ -94,6 +98,33 @@ export function createEventsModule(deps: {
       })
     },
     closeStreams: () => streams.closeAll(),
+    registerMetrics(registry) {
+      new Gauge({
+        name: 'webhook_deliveries_pending',
+        help: 'Webhook deliveries waiting to be made (the event backlog)',
+        registers: [registry],
+        async collect() {
+          this.set(await countPendingDeliveries(database.db))
+        },
+      })
+      new Gauge({
+        name: 'webhook_oldest_pending_delivery_age_seconds',
+        help: 'Age of the oldest pending webhook delivery (0 when none)',
+        registers: [registry],
+        async collect() {
+          const oldest = await oldestPendingDelivery(database.db)
+          this.set(oldest ? Math.max(0, (clock().getTime() - Date.parse(oldest)) / 1000) : 0)
+        },
+      })
+      new Gauge({
+        name: 'event_streams_open',
+        help: 'Open GET /v1/events streams on this instance',
+        registers: [registry],
+        collect() {
+          this.set(streams.openCount)
+        },
+      })
+    },
     async stop() {
       streams.closeAll()
       await Promise.all([dispatcher?.stop(), retention?.stop()])

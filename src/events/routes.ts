@@ -32,7 +32,10 @@ export function eventRoutes(deps: { streams: EventStreams }) {
             ),
           }),
           response: {
-            200: Type.String({ description: 'text/event-stream', contentMediaType: 'text/event-stream' }),
+            200: {
+              description: 'A stream of events (text/event-stream)',
+              content: { 'text/event-stream': { schema: Type.String() } },
+            },
             ...errorResponses(401, 403, 422),
           },
         },

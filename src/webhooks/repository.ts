@@ -318,3 +318,24 @@ export async function resetEndpointFailures(db: Executor, webhookId: string): Pr
     .where('consecutive_failures', '>', 0)
     .execute()
 }
+
+/** The event backlog for /metrics. */
+export async function countPendingDeliveries(db: Executor): Promise<number> {
+  const row = await db
+    .selectFrom('webhook_deliveries')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('status', '=', 'pending')
+    .executeTakeFirst()
+  return Number(row?.n ?? 0)
+}
+
+export async function oldestPendingDelivery(db: Executor): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('webhook_deliveries')
+    .select('created_at')
+    .where('status', '=', 'pending')
+    .orderBy('created_at')
+    .limit(1)
+    .executeTakeFirst()
+  return row ? toIso(row.created_at) : undefined
+}
