@@ -132,6 +132,27 @@ for (const engine of testEngines()) {
       assert.equal(anon.statusCode, 401)
     })
 
+    it('caps open streams per user with 429', async () => {
+      const other = await registerAndLogin(t.app)
+      const open: SseClient[] = []
+      try {
+        for (let i = 0; i < 10; i++) open.push(await openSse(base, other.token))
+        assert.ok(open.every((c) => c.status === 200))
+        const refused = await openSse(base, other.token)
+        open.push(refused)
+        assert.equal(refused.status, 429)
+        assert.ok(refused.headers['retry-after'])
+        open.shift()?.close()
+        await waitFor(async () => {
+          const again = await openSse(base, other.token)
+          open.push(again)
+          return again.status === 200
+        }, 'a slot after one stream closed')
+      } finally {
+        for (const c of open) c.close()
+      }
+    })
+
     it('a change made through another instance reaches streams on this one', async () => {
       // The reader is a second instance on the same database. PostgreSQL wakes it with NOTIFY
       // (its poll is too slow to pass); SQLite has one process per file in production, so a

@@ -472,5 +472,48 @@ for (const engine of testEngines()) {
         await t.close()
       }
     })
+
+    it('shutdown interrupts an attempt that outlives the grace period and gives the delivery back', async () => {
+      const t = await buildTestApp({ WEBHOOK_ALLOW_PRIVATE: true }, { backgroundJobs: false }, engine)
+      const silent = await startReceiver(0, () => {})
+      const worker = await buildApp(
+        configFrom({
+          ...Object.fromEntries(Object.entries(t.config).filter(([, v]) => v !== undefined)),
+          ...CONFIG,
+          WEBHOOK_TIMEOUT_MS: 30_000,
+        }),
+        { backgroundJobs: true },
+      )
+      try {
+        const user = await registerAndLogin(t.app)
+        const hook = (
+          await t.app.inject({
+            method: 'POST',
+            url: '/v1/webhooks',
+            headers: user.auth,
+            payload: { url: silent.url, events: ['task.created'] },
+          })
+        ).json() as { id: string }
+        await createTask(t.app, user)
+        await waitFor(() => silent.received.length === 1, 'the attempt in flight')
+        const started = Date.now()
+        await worker.close()
+        const took = Date.now() - started
+        assert.ok(took >= 2500 && took < 6000, `closed after ${took} ms (grace, then interrupted)`)
+        const res = await t.app.inject({
+          method: 'GET',
+          url: `/v1/webhooks/${hook.id}/deliveries`,
+          headers: user.auth,
+        })
+        const [d] = (res.json() as { items: { status: string; attempts: number }[] }).items
+        assert.deepEqual({ status: d?.status, attempts: d?.attempts }, { status: 'pending', attempts: 0 })
+        const leased = await t.app.database.db.selectFrom('webhook_deliveries').select('leased_by').execute()
+        assert.equal(leased[0]?.leased_by, null, 'the lease was given back, not left to expire')
+      } finally {
+        await worker.close()
+        await silent.close()
+        await t.close()
+      }
+    })
   })
 }

@@ -237,5 +237,21 @@ for (const engine of testEngines()) {
       assert.match(metrics.body, /^webhook_deliveries_pending \d+$/m)
       assert.match(metrics.body, /^event_streams_open 0$/m)
     })
+
+    it('caps webhooks per account', async () => {
+      const carol = await registerAndLogin(t.app)
+      let created = 0
+      for (;;) {
+        const res = await create(carol, { url: PUBLIC_URL, events: ['task.created'] })
+        if (res.statusCode !== 201) {
+          assert.equal(res.statusCode, 409)
+          assert.equal(errorOf(res).code, 'CONFLICT')
+          break
+        }
+        created += 1
+        assert.ok(created <= 25, 'the cap applies')
+      }
+      assert.equal(created, 25)
+    })
   })
 }

@@ -9,6 +9,8 @@ import { currentPosition, type EventPosition, positionAfterEvent } from './repos
 import type { EventStreams } from './stream.ts'
 
 const EVENT_ID = /^\d{1,15}$/
+/** Open streams per user and instance; more is almost certainly a client reconnect bug. */
+export const MAX_STREAMS_PER_USER = 10
 
 export function eventRoutes(deps: { streams: EventStreams }) {
   return async function register(app: FastifyInstance): Promise<void> {
@@ -36,13 +38,17 @@ export function eventRoutes(deps: { streams: EventStreams }) {
               description: 'A stream of events (text/event-stream)',
               content: { 'text/event-stream': { schema: Type.String() } },
             },
-            ...errorResponses(401, 403, 422),
+            ...errorResponses(401, 403, 422, 429),
           },
         },
       },
       async (request, reply) => {
         const principal = request.principal!
         if (!canSeeEvent(principal)) throw new ApiError('FORBIDDEN', 'You may not read events')
+        if (deps.streams.openFor(principal.userId) >= MAX_STREAMS_PER_USER)
+          throw new ApiError('RATE_LIMITED', `At most ${MAX_STREAMS_PER_USER} open event streams per user`, {
+            headers: { 'retry-after': '10' },
+          })
         const header = request.headers['last-event-id']
         const raw = header ?? request.query.lastEventId
         const field = header !== undefined ? 'last-event-id' : 'lastEventId'
@@ -52,7 +58,7 @@ export function eventRoutes(deps: { streams: EventStreams }) {
         else if (!EVENT_ID.test(raw.trim()))
           throw validationFailed([{ field, message: 'must be an event id received from this stream' }])
         else from = await positionAfterEvent(db, engine, Number(raw.trim()))
-        const stream = deps.streams.open(from)
+        const stream = deps.streams.open(from, principal.userId)
         request.raw.on('close', () => stream.destroy())
         // The stream is piped as is; the 200 schema only documents the media type.
         return (reply as FastifyReply)

@@ -22,6 +22,7 @@ export class EventStreams {
   readonly #settings: StreamSettings
   readonly #log: FastifyBaseLogger
   readonly #open = new Set<PassThrough>()
+  readonly #perUser = new Map<string, number>()
 
   constructor(deps: {
     database: Database
@@ -39,10 +40,16 @@ export class EventStreams {
     return this.#open.size
   }
 
+  /** Streams `userId` has open on this instance (each one polls the table, so they are capped). */
+  openFor(userId: string): number {
+    return this.#perUser.get(userId) ?? 0
+  }
+
   /** Opens a stream that starts after `from`; the caller sends it as the response body. */
-  open(from: EventPosition): PassThrough {
+  open(from: EventPosition, userId: string): PassThrough {
     const out = new PassThrough()
     this.#open.add(out)
+    this.#perUser.set(userId, this.openFor(userId) + 1)
     let position = from
     let reading = false
     let again = false
@@ -112,6 +119,9 @@ export class EventStreams {
       clearInterval(heartbeat)
       if (retryTimer) clearTimeout(retryTimer)
       this.#open.delete(out)
+      const left = this.openFor(userId) - 1
+      if (left > 0) this.#perUser.set(userId, left)
+      else this.#perUser.delete(userId)
     }
     out.on('close', cleanup)
     out.on('finish', cleanup)

@@ -14,12 +14,16 @@ import {
   disableEndpoint,
   loadDeliveryJob,
   recordAttempt,
+  releaseLease,
   resetEndpointFailures,
 } from './repository.ts'
 import { retryAfterMs, withJitter } from './retry.ts'
 import { type AttemptResult, sendWebhook } from './sender.ts'
 import { signDelivery } from './signature.ts'
 import { checkTarget, TargetRefused } from './ssrf.ts'
+
+/** How long shutdown waits for attempts in flight before interrupting them. */
+const SHUTDOWN_GRACE_MS = 3000
 
 export interface DispatcherSettings {
   /** Milliseconds between attempts: attempt n+1 waits schedule[n-1]; after the last, failed. */
@@ -49,6 +53,7 @@ export function startDispatcher(deps: {
   // The lease must outlive an attempt, or a slow receiver would see a second, concurrent attempt.
   const leaseMs = Math.max(settings.leaseSeconds * 1000, settings.timeoutMs + 2000)
   const inFlight = new Set<Promise<void>>()
+  const shutdown = new AbortController()
   let stopped = false
   let wakeUp: (() => void) | undefined
   let woken = false
@@ -87,6 +92,7 @@ export function startDispatcher(deps: {
         },
         job.payload,
         settings.timeoutMs,
+        shutdown.signal,
       )
     } catch (error) {
       result = {
@@ -94,10 +100,17 @@ export function startDispatcher(deps: {
         error: error instanceof TargetRefused ? `target refused: ${error.message}` : 'could not send',
       }
     }
-    await recordOutcome(job, attempts, result)
+    // Interrupted by shutdown: not the receiver's fault, so no attempt is counted; the delivery
+    // is due again at once for whichever instance is still running (or this one after restart).
+    if (result.kind === 'aborted') await releaseLease(database.db, job.id, instanceId)
+    else await recordOutcome(job, attempts, result)
   }
 
-  async function recordOutcome(job: DeliveryJob, attempts: number, result: AttemptResult): Promise<void> {
+  async function recordOutcome(
+    job: DeliveryJob,
+    attempts: number,
+    result: Exclude<AttemptResult, { kind: 'aborted' }>,
+  ): Promise<void> {
     const now = clock()
     const nowIso = now.toISOString()
     const status = result.kind === 'response' ? result.status : null
@@ -196,7 +209,14 @@ export function startDispatcher(deps: {
       unsubscribe()
       wakeUp?.()
       await running
-      await Promise.allSettled([...inFlight])
+      // Let attempts in flight finish (the current job), but never past the grace period:
+      // a receiver that never answers must not hold up the process's exit.
+      const all = Promise.allSettled([...inFlight])
+      let grace: NodeJS.Timeout | undefined
+      await Promise.race([all, new Promise((r) => (grace = setTimeout(r, SHUTDOWN_GRACE_MS)))])
+      clearTimeout(grace)
+      shutdown.abort()
+      await all
     },
   }
 }

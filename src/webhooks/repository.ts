@@ -53,6 +53,15 @@ export async function insertWebhook(db: Executor, w: Webhook): Promise<void> {
     .execute()
 }
 
+export async function countWebhooksOf(db: Executor, ownerId: string): Promise<number> {
+  const row = await db
+    .selectFrom('webhooks')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('owner_id', '=', ownerId)
+    .executeTakeFirst()
+  return Number(row?.n ?? 0)
+}
+
 export async function findWebhook(db: Executor, id: string): Promise<Webhook | undefined> {
   const row = await db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst()
   return row ? toWebhook(row) : undefined
@@ -338,4 +347,14 @@ export async function oldestPendingDelivery(db: Executor): Promise<string | unde
     .limit(1)
     .executeTakeFirst()
   return row ? toIso(row.created_at) : undefined
+}
+
+/** Gives a claimed delivery back untouched (shutdown interrupted its attempt): due again at once. */
+export async function releaseLease(db: Executor, id: string, instanceId: string): Promise<void> {
+  await db
+    .updateTable('webhook_deliveries')
+    .set({ lease_until: null, leased_by: null })
+    .where('id', '=', id)
+    .where('leased_by', '=', instanceId)
+    .execute()
 }

@@ -40,9 +40,9 @@ export function webhookRoutes(deps: { webhooks: WebhookService }) {
           tags: TAG,
           summary: 'Create a webhook',
           description:
-            'Deliveries are signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature). The `secret` is shown only in this response (`Cache-Control: no-store`).',
+            'Deliveries are signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature). The `secret` is shown only in this response (`Cache-Control: no-store`). At most 25 webhooks per account (409 beyond).',
           body: CreateWebhookBody,
-          response: { 201: CreatedWebhookSchema, ...errorResponses(400, 401, 403, 413, 415, 422) },
+          response: { 201: CreatedWebhookSchema, ...errorResponses(400, 401, 403, 409, 413, 415, 422) },
         },
       },
       async (request, reply) => {

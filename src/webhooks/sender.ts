@@ -12,12 +12,14 @@ const MAX_RESPONSE_BYTES = 64 * 1024
 export type AttemptResult =
   | { kind: 'response'; status: number; retryAfter?: string }
   | { kind: 'error'; error: string }
+  | { kind: 'aborted' }
 
 export function sendWebhook(
   target: CheckedTarget,
   headers: Record<string, string>,
   body: string,
   timeoutMs: number,
+  abort?: AbortSignal,
 ): Promise<AttemptResult> {
   const pinned: LookupFunction = (_hostname, options, callback) => {
     // Node asks for every address when it races IPv4/IPv6 (autoSelectFamily); answer with the one we checked.
@@ -53,6 +55,10 @@ export function sendWebhook(
       () => finish(answered ?? { kind: 'error', error: `no answer within ${timeoutMs} ms` }),
       timeoutMs,
     )
+    const onAbort = () => finish({ kind: 'aborted' })
+    if (abort?.aborted) onAbort()
+    abort?.addEventListener('abort', onAbort, { once: true })
+    request.on('close', () => abort?.removeEventListener('abort', onAbort))
     request.on('error', (err) => finish({ kind: 'error', error: `connection failed: ${err.message}` }))
     request.on('response', (response) => {
       const status = response.statusCode ?? 0

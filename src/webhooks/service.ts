@@ -9,6 +9,7 @@ import type { Clock } from '../time.ts'
 import type { Delivery, Webhook } from './model.ts'
 import { canManageWebhook, webhookOwnerFilter } from './policy.ts'
 import {
+  countWebhooksOf,
   deleteWebhook,
   findDelivery,
   findWebhook,
@@ -21,6 +22,9 @@ import {
 } from './repository.ts'
 import { newWebhookSecret } from './signature.ts'
 import { checkTarget, TargetRefused } from './ssrf.ts'
+
+/** Every change writes one delivery row per subscribed webhook, so an owner's count is capped. */
+export const MAX_WEBHOOKS_PER_OWNER = 25
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -46,6 +50,11 @@ export class WebhookService {
 
   async create(principal: Principal, input: Required<Pick<WebhookInput, 'url' | 'events'>> & WebhookInput) {
     await this.#checkUrl(input.url)
+    if ((await countWebhooksOf(this.#database.db, principal.userId)) >= MAX_WEBHOOKS_PER_OWNER)
+      throw new ApiError(
+        'CONFLICT',
+        `An account may have at most ${MAX_WEBHOOKS_PER_OWNER} webhooks; delete one first`,
+      )
     const now = this.#clock().toISOString()
     const webhook: Webhook = {
       id: uuidv7(),
