@@ -2,6 +2,7 @@
 // (nothing missed, nothing repeated), heartbeats, no compression buffering, clean shutdown, and
 // changes made through another instance reaching the stream.
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { buildApp } from '../src/app.ts'
@@ -130,6 +131,44 @@ for (const engine of testEngines()) {
       assert.equal(json.statusCode, 406)
       const anon = await t.app.inject({ method: 'GET', url: '/v1/events' })
       assert.equal(anon.statusCode, 401)
+    })
+
+    it('replays a long backlog across read batches, in order', async () => {
+      const first = await createTask(t.app, user)
+      const probe = await openSse(base, user.token, '0')
+      await waitFor(() => probe.events.find((e) => taskIdOf(e.data) === first.id), 'the marker event', 20_000)
+      const markerId = probe.events.find((e) => taskIdOf(e.data) === first.id)!.id
+      probe.close()
+      const db = t.app.database.db
+      const now = new Date().toISOString()
+      for (let chunk = 0; chunk < 6; chunk++) {
+        await db
+          .insertInto('events')
+          .values(
+            Array.from({ length: 200 }, (_, i) => ({
+              type: 'task.updated',
+              task_id: randomUUID(),
+              owner_id: user.id,
+              payload: JSON.stringify({
+                type: 'task.updated',
+                timestamp: now,
+                data: { task: { id: `bulk-${chunk * 200 + i}` } },
+              }),
+              created_at: now,
+            })),
+          )
+          .execute()
+      }
+      const replay = await openSse(base, user.token, markerId)
+      try {
+        await waitFor(() => replay.events.length >= 1200, '1200 replayed events', 20_000)
+        assert.deepEqual(
+          replay.events.slice(0, 1200).map((e) => taskIdOf(e.data)),
+          Array.from({ length: 1200 }, (_, i) => `bulk-${i}`),
+        )
+      } finally {
+        replay.close()
+      }
     })
 
     it('caps open streams per user with 429', async () => {

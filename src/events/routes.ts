@@ -59,7 +59,7 @@ export function eventRoutes(deps: { streams: EventStreams }) {
           throw validationFailed([{ field, message: 'must be an event id received from this stream' }])
         else from = await positionAfterEvent(db, engine, Number(raw.trim()))
         const stream = deps.streams.open(from, principal.userId)
-        request.raw.on('close', () => stream.destroy())
+        reply.raw.on('close', () => stream.destroy()) // the client went away
         // The stream is piped as is; the 200 schema only documents the media type.
         return (reply as FastifyReply)
           .code(200)

@@ -8,8 +8,26 @@ import { type EventPosition, hasHeldBackEvents, readEventsAfter } from './reposi
 import type { EventSignal } from './signal.ts'
 
 const BATCH = 500
-/** A client that reads slower than this much buffered output is cut off; it resumes with Last-Event-ID. */
+/** Output buffered beyond this waits for the client to read; one that stops reading is cut off (it resumes with Last-Event-ID). */
 const MAX_BUFFERED_BYTES = 1024 * 1024
+const DRAIN_TIMEOUT_MS = 30_000
+
+/** Resolves true once the stream's buffer drained, false on timeout or close. */
+function drained(out: PassThrough, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer)
+      out.off('drain', onDrain)
+      out.off('close', onClose)
+      resolve(ok)
+    }
+    const onDrain = () => done(true)
+    const onClose = () => done(false)
+    const timer = setTimeout(() => done(false), timeoutMs)
+    out.on('drain', onDrain)
+    out.on('close', onClose)
+  })
+}
 
 export interface StreamSettings {
   heartbeatMs: number
@@ -73,10 +91,12 @@ export class EventStreams {
               out.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${event.payload}\n\n`)
               position = { id: event.id, xid: event.xid }
             }
-            if (out.writableLength > MAX_BUFFERED_BYTES) {
+            // A replay can be long: let the client drain, and cut off only a client that stops reading.
+            if (out.writableLength > MAX_BUFFERED_BYTES && !(await drained(out, DRAIN_TIMEOUT_MS))) {
               out.end(': too far behind; reconnect with Last-Event-ID\n\n')
               return
             }
+            if (closed) return
             if (events.length < BATCH) break
           }
           if (
