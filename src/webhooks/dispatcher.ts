@@ -16,7 +16,7 @@ import {
   recordAttempt,
   releaseLease,
   resetEndpointFailures,
-} from './repository.ts'
+} from './queue-repository.ts'
 import { retryAfterMs, withJitter } from './retry.ts'
 import { type AttemptResult, sendWebhook } from './sender.ts'
 import { signDelivery } from './signature.ts'
