@@ -45,6 +45,7 @@ export function createEventsModule(deps: {
     database.engine === 'postgres' && config.DATABASE_URL
       ? postgresEventSignal(config.DATABASE_URL, app.log)
       : localEventSignal()
+  app.addHook('onReady', () => signal.start())
   const recorder = new OutboxRecorder({ engine: database.engine, clock, signal })
   const streams = new EventStreams({
     database,

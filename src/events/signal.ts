@@ -11,6 +11,8 @@ export interface EventSignal {
   wake(): void
   /** Calls `listener` on every wake-up; returns the unsubscribe function. */
   onWake(listener: () => void): () => void
+  /** Connects whatever delivers wake-ups from other instances (called once the app is ready). */
+  start(): Promise<void>
   close(): Promise<void>
 }
 
@@ -25,6 +27,7 @@ export function localEventSignal(): EventSignal {
       listeners.add(listener)
       return () => listeners.delete(listener)
     },
+    async start() {},
     async close() {
       listeners.clear()
     },
@@ -78,11 +81,11 @@ export function postgresEventSignal(url: string, log: FastifyBaseLogger): EventS
     }, 2000)
     retry.unref()
   }
-  void connect()
-
   return {
     wake: () => local.wake(),
     onWake: (listener) => local.onWake(listener),
+    // Not connected before the app is ready, so a failed build leaves no connection open.
+    start: () => connect(),
     async close() {
       closed = true
       if (retry) clearTimeout(retry)

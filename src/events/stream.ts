@@ -114,7 +114,7 @@ export class EventStreams {
     }
 
     // Committed events held back by an older running transaction become readable when it ends,
-    // which sends no notification: look again shortly (doubling up to the poll interval).
+    // which sends no notification: look again shortly (doubling up to 1 s).
     let retryTimer: NodeJS.Timeout | undefined
     let retryDelay = 25
     const retrySoon = () => {
@@ -123,7 +123,7 @@ export class EventStreams {
         retryTimer = undefined
         void pump()
       }, retryDelay)
-      retryDelay = Math.min(retryDelay * 2, this.#settings.pollIntervalMs)
+      retryDelay = Math.min(retryDelay * 2, 1000, this.#settings.pollIntervalMs)
     }
     const unsubscribe = this.#signal.onWake(() => {
       retryDelay = 25
