@@ -5,6 +5,7 @@ import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } fr
 import type { Database, Engine } from './database.ts'
 import * as m0001 from './migrations/0001-initial.ts'
 import * as m0002 from './migrations/0002-auth.ts'
+import * as m0004 from './migrations/0004-events.ts'
 
 interface MigrationModule {
   up(db: Kysely<unknown>, engine: Engine): Promise<void>
@@ -13,6 +14,7 @@ interface MigrationModule {
 const MIGRATIONS: Record<string, MigrationModule> = {
   '0001-initial': m0001,
   '0002-auth': m0002,
+  '0004-events': m0004,
 }
 
 class ListedMigrations implements MigrationProvider {
