@@ -45,7 +45,16 @@ export async function migrateToLatest(database: Database): Promise<string[]> {
     provider: new ListedMigrations(database.engine),
     ...(migrationTableSchema ? { migrationTableSchema } : {}),
   })
-  const { error, results } = await migrator.migrateToLatest()
-  if (error) throw error instanceof Error ? error : new Error(String(error))
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest()
+    if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+    // Kysely looks for its bookkeeping tables by listing the tables of every schema; a schema
+    // another deployment drops at that moment fails the listing with 3F000 (invalid_schema_name).
+    // Nothing was migrated then, so the run is simply repeated.
+    if ((error as { code?: string }).code === '3F000' && attempt < 5) {
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt))
+      continue
+    }
+    throw error instanceof Error ? error : new Error(String(error))
+  }
 }
