@@ -1,0 +1,329 @@
+// `npm run bench`: seeds a database of its own, starts the service as
+// `npm start` would and the bare floor beside it, drives both with autocannon,
+// prints a table and writes bench/results/<timestamp>.json. Everything it
+// starts (processes, temp dir, PostgreSQL schema) is undone on exit, on errors
+// and on Ctrl-C/SIGTERM.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, release, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Request } from 'autocannon'
+import pg from 'pg'
+import { type BenchOptions, parseBenchArgs, SCENARIO_NAMES, USAGE, UsageError } from './args.ts'
+import { BENCH_PASSWORD, SEARCH_WORDS, STATUS_VALUES } from './data.ts'
+import { drive, stopLoad } from './load.ts'
+import { cleanupAll, freePort, highWaterRss, onCleanup, ROOT, type Started, startNode } from './processes.ts'
+import { checks, checksText, type Row, table } from './report.ts'
+import { type Fixtures, floorScenarios, serviceScenarios } from './scenarios.ts'
+import { createBenchSchema, dropBenchSchema, type Seeded, seedPostgres, seedSqlite } from './seed.ts'
+
+const say = (line: string) => process.stdout.write(`${line}\n`)
+
+let options: BenchOptions
+try {
+  const parsed = parseBenchArgs(process.argv.slice(2))
+  if (parsed === 'help') {
+    process.stdout.write(USAGE)
+    process.exit(0)
+  }
+  options = parsed
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error
+  process.stderr.write(`bench: ${error.message}\n\n${USAGE}`)
+  process.exit(2)
+}
+
+let interrupted = false
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return
+    interrupted = true
+    process.stderr.write(`\nbench: ${signal}: stopping everything it started…\n`)
+    stopLoad()
+    void cleanupAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143))
+  })
+}
+
+async function api(base: string, path: string, init: RequestInit & { token?: string } = {}) {
+  const headers = new Headers(init.headers)
+  if (init.token) headers.set('authorization', `Bearer ${init.token}`)
+  if (init.body) headers.set('content-type', 'application/json')
+  const res = await fetch(`${base}${path}`, { ...init, headers })
+  const text = await res.text()
+  return {
+    status: res.status,
+    headers: res.headers,
+    json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+  }
+}
+
+async function login(base: string, email: string): Promise<string> {
+  const res = await api(base, '/v1/auth/login', {
+    method: 'POST',
+    body: JSON.stringify({ email, password: BENCH_PASSWORD }),
+  })
+  if (res.status !== 200)
+    throw new Error(`login through the API failed: ${res.status} ${JSON.stringify(res.json)}`)
+  return res.json.accessToken as string
+}
+
+/** Cursors of deep pages, walked through the API the way a client would. */
+async function deepCursors(base: string, token: string, live: number): Promise<string[]> {
+  const pages = Math.max(2, Math.min(100, Math.floor(live / 200)))
+  const cursors: string[] = []
+  let cursor: string | null = null
+  for (let page = 0; page < pages; page++) {
+    const res = await api(base, `/v1/tasks?limit=100${cursor ? `&cursor=${cursor}` : ''}`, { token })
+    if (res.status !== 200) throw new Error(`walking pages failed: ${res.status}`)
+    cursor = (res.json.page as { nextCursor: string | null }).nextCursor
+    if (!cursor) break
+    if (page >= pages / 2) cursors.push(cursor)
+  }
+  return cursors
+}
+
+/** Own tasks with fresh ETags for the PATCH pool; creates own tasks when there are too few. */
+async function fillPatchPool(base: string, token: string, seeded: Seeded, f: Fixtures, need: number) {
+  f.patchPool.length = 0
+  const ids = seeded.ownTaskIds.slice(0, Math.max(need * 2, 64))
+  while (ids.length < need * 2) {
+    const res = await api(base, '/v1/tasks', {
+      method: 'POST',
+      token,
+      body: JSON.stringify({ title: 'Bench own task' }),
+    })
+    if (res.status !== 201) throw new Error(`creating own tasks failed: ${res.status}`)
+    ids.push(res.json.id as string)
+    seeded.ownTaskIds.push(res.json.id as string)
+  }
+  for (const id of ids) {
+    const res = await api(base, `/v1/tasks/${id}`, { token })
+    const etag = res.headers.get('etag')
+    if (res.status === 200 && etag) f.patchPool.push({ id, etag })
+  }
+}
+
+async function main(): Promise<void> {
+  const started = new Date()
+  const baseUrl = process.env.DATABASE_URL
+  const engine = baseUrl ? 'postgres' : 'sqlite'
+  const dir = mkdtempSync(join(tmpdir(), 'tt-bench-'))
+  onCleanup('remove temp dir', () => rmSync(dir, { recursive: true, force: true }))
+
+  let databaseUrl: string | undefined
+  if (baseUrl) {
+    const { schema, url } = await createBenchSchema(baseUrl)
+    onCleanup(`drop schema ${schema}`, () => dropBenchSchema(baseUrl, schema))
+    databaseUrl = url
+    say(`engine: PostgreSQL, throwaway schema ${schema}`)
+  } else say(`engine: SQLite in ${dir}`)
+
+  say(
+    `seeding ${options.users.toLocaleString('en-US')} users and ${options.tasks.toLocaleString('en-US')} tasks…`,
+  )
+  const sizes = { users: options.users, tasks: options.tasks }
+  const seeded = databaseUrl ? await seedPostgres(databaseUrl, dir, sizes) : await seedSqlite(dir, sizes)
+  say(
+    `seeded in ${seeded.seconds.toFixed(1)} s (${seeded.liveTasks} live, ${seeded.deletedTasks} soft-deleted)`,
+  )
+
+  const baseEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? tmpdir(),
+    DATA_DIR: dir,
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  }
+  const floorPort = await freePort()
+  const floor = await startNode({
+    name: 'floor',
+    args: [join(ROOT, 'bench/floor.ts')],
+    env: {
+      ...baseEnv,
+      FLOOR_PORT: String(floorPort),
+      FLOOR_PROBE_ID: seeded.sampleIds[0] as string,
+      FLOOR_USER_ID: seeded.benchUser.id,
+    },
+    port: floorPort,
+    logFile: join(dir, 'floor.log'),
+    cwd: dir,
+    healthPath: '/health',
+  })
+
+  const stamp = started.toISOString().replace(/[:.]/g, '-')
+  const profileDir = join(ROOT, 'bench/results/profiles', stamp)
+  if (options.cpuProf) mkdirSync(profileDir, { recursive: true })
+  const port = await freePort()
+  const service = await startNode({
+    name: 'service',
+    args: [
+      ...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      join(ROOT, 'src/main.ts'),
+    ],
+    env: {
+      ...baseEnv,
+      NODE_ENV: 'production',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      // Limits stay on, raised so the load is not answered with 429s.
+      RATE_LIMIT_PER_MINUTE: '1000000',
+      RATE_LIMIT_ANON_PER_MINUTE: '1000000',
+    },
+    port,
+    logFile: join(dir, 'service.log'),
+    cwd: dir,
+    healthPath: '/ready',
+  })
+  say(`service pid ${service.pid} on ${service.url} (log: LOG_LEVEL=info to a file), floor pid ${floor.pid}`)
+
+  let token = await login(service.url, seeded.benchUser.email)
+  const fixtures: Fixtures = {
+    ids: seeded.sampleIds,
+    statuses: STATUS_VALUES,
+    cursors: await deepCursors(service.url, token, seeded.liveTasks),
+    words: SEARCH_WORDS,
+    patchPool: [],
+  }
+  const run = async (target: Started, requests: () => Request[], headers?: Record<string, string>) => {
+    if (options.warmup > 0)
+      await drive({
+        url: target.url,
+        pid: target.pid,
+        connections: options.connections,
+        duration: options.warmup,
+        headers,
+        requests,
+      })
+    return drive({
+      url: target.url,
+      pid: target.pid,
+      connections: options.connections,
+      duration: options.duration,
+      headers,
+      requests,
+    })
+  }
+
+  const rows: Row[] = []
+  const wanted = options.only ?? [...SCENARIO_NAMES]
+  for (const name of SCENARIO_NAMES) {
+    if (!wanted.includes(name) || interrupted) continue
+    const floorRows: Row[] = []
+    for (const [floorName, spec] of Object.entries(floorScenarios)) {
+      if (spec.of !== name) continue
+      say(`  ${floorName}…`)
+      const m = await run(floor, () => spec.requests(fixtures))
+      floorRows.push({ ...m, scenario: floorName, title: spec.title, target: 'floor' })
+    }
+    const spec = serviceScenarios[name]
+    if (!spec) continue
+    token = await login(service.url, seeded.benchUser.email)
+    if (spec.write) await fillPatchPool(service.url, token, seeded, fixtures, options.connections)
+    say(`  ${name}…`)
+    const m = await run(service, () => spec.kinds(fixtures), { authorization: `Bearer ${token}` })
+    const row: Row = { ...m, scenario: name, title: spec.title, target: 'service' }
+    const sameSql = floorRows.find((r) => r.scenario !== 'floor-naive')
+    const naive = floorRows.find((r) => r.scenario === 'floor-naive')
+    if (sameSql) Object.assign(row, { floorRps: sameSql.rps, ratio: m.rps / Math.max(sameSql.rps, 1) })
+    if (naive) Object.assign(row, { naiveRps: naive.rps, naiveRatio: m.rps / Math.max(naive.rps, 1) })
+    rows.push(row, ...floorRows)
+  }
+
+  const serviceHwmMb = highWaterRss(service.pid)
+  const floorHwmMb = highWaterRss(floor.pid)
+  await service.stop()
+  await floor.stop()
+  const engineVersion = await engineVersionOf(databaseUrl, dir)
+
+  const list = checks(rows, serviceHwmMb)
+  say('')
+  say(table(rows))
+  say('')
+  say(`service peak RSS ${serviceHwmMb ?? '—'} MB, floor peak RSS ${floorHwmMb ?? '—'} MB`)
+  say('targets (issue 6):')
+  say(checksText(list))
+
+  const record = {
+    startedAt: started.toISOString(),
+    engine,
+    engineVersion,
+    sizes: {
+      users: options.users,
+      tasks: options.tasks,
+      liveTasks: seeded.liveTasks,
+      deletedTasks: seeded.deletedTasks,
+    },
+    seedSeconds: Number(seeded.seconds.toFixed(1)),
+    options: {
+      duration: options.duration,
+      warmup: options.warmup,
+      connections: options.connections,
+      quick: options.quick,
+    },
+    versions: {
+      node: process.versions.node,
+      service: (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+      autocannon: (
+        JSON.parse(readFileSync(join(ROOT, 'node_modules/autocannon/package.json'), 'utf8')) as {
+          version: string
+        }
+      ).version,
+    },
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model, os: release(), loadavg: loadavg() },
+    serviceHwmMb,
+    floorHwmMb,
+    scenarios: rows.map((r) => ({
+      scenario: r.scenario,
+      title: r.title,
+      target: r.target,
+      rps: r.rps,
+      p50ms: r.p50,
+      p99ms: r.p99,
+      maxMs: r.max,
+      requests: r.requests,
+      errors: r.errors,
+      statusCodes: r.statusCodes,
+      rssMb: r.rssMb,
+      floorRps: r.floorRps,
+      ratio: r.ratio === undefined ? undefined : Number(r.ratio.toFixed(3)),
+      naiveRps: r.naiveRps,
+      naiveRatio: r.naiveRatio === undefined ? undefined : Number(r.naiveRatio.toFixed(3)),
+    })),
+    checks: list,
+    ...(options.cpuProf ? { profileDir } : {}),
+  }
+  const out = options.out ?? join(ROOT, 'bench/results', `${stamp}.json`)
+  mkdirSync(join(out, '..'), { recursive: true })
+  writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`)
+  say(`\nwrote ${out}${options.cpuProf ? `; CPU profile in ${profileDir}` : ''}`)
+}
+
+async function engineVersionOf(databaseUrl: string | undefined, _dir: string): Promise<string> {
+  if (!databaseUrl) {
+    const { DatabaseSync } = await import('node:sqlite')
+    const db = new DatabaseSync(':memory:')
+    const row = db.prepare('SELECT sqlite_version() AS v').get() as { v: string }
+    db.close()
+    return `SQLite ${row.v}`
+  }
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ v: string }>('SHOW server_version')
+    return `PostgreSQL ${rows[0]?.v}`
+  } finally {
+    await client.end()
+  }
+}
+
+try {
+  await main()
+  await cleanupAll()
+} catch (error) {
+  if (!interrupted) {
+    process.stderr.write(
+      `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    )
+    await cleanupAll()
+    process.exit(1)
+  }
+}
