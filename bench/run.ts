@@ -228,6 +228,7 @@ async function main(): Promise<void> {
     rows.push(row, ...floorRows)
   }
 
+  const serviceMemory = await memoryOf(service.url)
   const serviceHwmMb = highWaterRss(service.pid)
   const floorHwmMb = highWaterRss(floor.pid)
   await service.stop()
@@ -238,7 +239,9 @@ async function main(): Promise<void> {
   say('')
   say(table(rows))
   say('')
-  say(`service peak RSS ${serviceHwmMb ?? '—'} MB, floor peak RSS ${floorHwmMb ?? '—'} MB`)
+  say(
+    `service peak RSS ${serviceHwmMb ?? '—'} MB (at the end: ${JSON.stringify(serviceMemory)}), floor peak RSS ${floorHwmMb ?? '—'} MB`,
+  )
   say('targets (issue 6):')
   say(checksText(list))
 
@@ -270,6 +273,7 @@ async function main(): Promise<void> {
     },
     machine: { cores: cpus().length, cpu: cpus()[0]?.model, os: release(), loadavg: loadavg() },
     serviceHwmMb,
+    serviceMemory,
     floorHwmMb,
     scenarios: rows.map((r) => ({
       scenario: r.scenario,
@@ -295,6 +299,22 @@ async function main(): Promise<void> {
   mkdirSync(join(out, '..'), { recursive: true })
   writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`)
   say(`\nwrote ${out}${options.cpuProf ? `; CPU profile in ${profileDir}` : ''}`)
+}
+
+/** The service's own memory figures from /metrics (MB), to tell heap from native memory in the RSS. */
+async function memoryOf(base: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text()
+  const out: Record<string, number> = {}
+  for (const name of [
+    'process_resident_memory_bytes',
+    'nodejs_heap_size_total_bytes',
+    'nodejs_heap_size_used_bytes',
+    'nodejs_external_memory_bytes',
+  ]) {
+    const m = new RegExp(`^${name} (\\S+)`, 'm').exec(text)
+    if (m) out[name.replace(/_bytes$/, '_mb')] = Math.round(Number(m[1]) / 1_048_576)
+  }
+  return out
 }
 
 async function engineVersionOf(databaseUrl: string | undefined, _dir: string): Promise<string> {

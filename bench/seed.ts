@@ -113,7 +113,11 @@ export async function seedSqlite(dataDir: string, sizes: SeedSizes): Promise<See
         t.version,
       )
       collector.add(t, index)
-      if (++index % BATCH === 0) raw.exec('COMMIT; BEGIN')
+      if (++index % BATCH === 0) {
+        raw.exec('COMMIT; BEGIN')
+        // Let Ctrl-C in between batches: the signal handler runs only when the loop yields.
+        await new Promise((resolve) => setImmediate(resolve))
+      }
     }
     raw.exec('COMMIT')
     raw.exec(
