@@ -141,8 +141,9 @@ export const ListTasksQuery = Type.Object(
     ),
     deleted: Type.Optional(
       StringEnum(['exclude', 'include', 'only'] as const, {
-        default: 'exclude',
-        description: 'Deleted tasks are visible to their owner and admins only',
+        // No schema default: one would make `deleted` look sent on every request, and a
+        // cursor issued for a filtered list would then be refused as "other filters".
+        description: 'Default exclude. Deleted tasks are visible to their owner and admins only',
       }),
     ),
   },
