@@ -222,8 +222,22 @@ function keyParts(sort: SortKey[]): KeyPart[] {
   return parts
 }
 
-/** Rows strictly after `values` in the sort order: (a > v1) OR (a = v1 AND b > v2) OR … */
+/**
+ * Rows strictly after `values` in the sort order: (a > v1) OR (a = v1 AND b > v2) OR …,
+ * led by the implied bound a ≥ v1 (a ≤ v1 descending). Neither SQLite nor PostgreSQL derives
+ * an index range from the OR alone: they scan the index from its start and filter, so a
+ * deep page cost grows with its depth; with the bound they seek straight to the cursor.
+ */
 function keysetCondition(parts: KeyPart[], values: unknown[]): RawBuilder<unknown> {
+  const after = keysetOrs(parts, values)
+  const first = parts[0]
+  const v = values[0]
+  if (!first || v === null || v === undefined) return after
+  const bound = first.descending ? sql`${first.expr} <= ${v}` : sql`${first.expr} >= ${v}`
+  return sql`(${bound} AND ${after})`
+}
+
+function keysetOrs(parts: KeyPart[], values: unknown[]): RawBuilder<unknown> {
   const ors: RawBuilder<unknown>[] = []
   for (let i = 0; i < parts.length; i++) {
     const ands: RawBuilder<unknown>[] = []
