@@ -9,6 +9,8 @@ export interface BenchOptions {
   duration: number
   /** Seconds of unmeasured load before each measured run. */
   warmup: number
+  /** Alternating slices a scenario and its floors are split into. */
+  rounds: number
   connections: number
   quick: boolean
   cpuProf: boolean
@@ -30,6 +32,9 @@ Options:
   --users N          users to seed (default 1000; --quick: 50)
   --duration S       seconds per measured run (default 10; --quick: 2)
   --warmup S         seconds of warm-up before each run (default 2; --quick: 0.5)
+  --rounds N         split a scenario and its floors into N alternating slices
+                     (floor, service, floor, …) so load changes hit both sides of
+                     a ratio alike (default 3; --quick: 1)
   --connections N    concurrent connections (default 32)
   --only a,b         run only these scenarios (get, list, deep, search, create, patch, mix)
   --cpu-prof         write a V8 CPU profile of the service to bench/results/profiles/
@@ -71,6 +76,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     users: v.users !== undefined ? positiveNumber('users', v.users, true, 2) : quick ? 50 : 1000,
     duration: v.duration !== undefined ? positiveNumber('duration', v.duration, false, 1) : quick ? 2 : 10,
     warmup: v.warmup !== undefined ? positiveNumber('warmup', v.warmup, false, 0) : quick ? 0.5 : 2,
+    rounds: v.rounds !== undefined ? positiveNumber('rounds', v.rounds, true, 1) : quick ? 1 : 3,
     connections: v.connections !== undefined ? positiveNumber('connections', v.connections, true, 1) : 32,
     quick,
     cpuProf: v['cpu-prof'] === true,
@@ -92,6 +98,7 @@ function parse(argv: string[]) {
       users: { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      rounds: { type: 'string' },
       connections: { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },

@@ -64,3 +64,28 @@ export async function drive(spec: LoadSpec): Promise<Measured> {
     current = undefined
   }
 }
+
+/**
+ * Joins the slices of one job: requests/s over the whole time; p50 the median of the
+ * slices' p50s, p99 and max the worst slice's (autocannon returns percentiles, not
+ * histograms, so this is the conservative reading); errors and status codes summed.
+ */
+export function combine(slices: Measured[]): Measured {
+  const requests = slices.reduce((n, s) => n + s.requests, 0)
+  const seconds = slices.reduce((n, s) => n + s.requests / Math.max(s.rps, 1e-9), 0)
+  const p50s = slices.map((s) => s.p50).sort((a, b) => a - b)
+  const statusCodes: Record<string, number> = {}
+  for (const s of slices)
+    for (const [code, n] of Object.entries(s.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + n
+  const rss = slices.map((s) => s.rssMb).filter((r): r is number => r !== undefined)
+  return {
+    rps: Math.round(requests / Math.max(seconds, 1e-9)),
+    p50: p50s[Math.floor((p50s.length - 1) / 2)] ?? 0,
+    p99: Math.max(0, ...slices.map((s) => s.p99)),
+    max: Math.max(0, ...slices.map((s) => s.max)),
+    requests,
+    errors: slices.reduce((n, s) => n + s.errors, 0),
+    statusCodes,
+    rssMb: rss.length > 0 ? Math.max(...rss) : undefined,
+  }
+}

@@ -10,7 +10,7 @@ import type { Request } from 'autocannon'
 import pg from 'pg'
 import { type BenchOptions, parseBenchArgs, SCENARIO_NAMES, USAGE, UsageError } from './args.ts'
 import { BENCH_PASSWORD, SEARCH_WORDS, STATUS_VALUES } from './data.ts'
-import { drive, stopLoad } from './load.ts'
+import { combine, drive, type Measured, stopLoad } from './load.ts'
 import { cleanupAll, freePort, highWaterRss, onCleanup, ROOT, type Started, startNode } from './processes.ts'
 import { checks, checksText, type Row, table } from './report.ts'
 import { type Fixtures, floorScenarios, serviceScenarios } from './scenarios.ts'
@@ -183,48 +183,73 @@ async function main(): Promise<void> {
     words: SEARCH_WORDS,
     patchPool: [],
   }
-  const run = async (target: Started, requests: () => Request[], headers?: Record<string, string>) => {
-    if (options.warmup > 0)
-      await drive({
-        url: target.url,
-        pid: target.pid,
-        connections: options.connections,
-        duration: options.warmup,
-        headers,
-        requests,
-      })
-    return drive({
-      url: target.url,
-      pid: target.pid,
+  interface Job {
+    name: string
+    title: string
+    target: 'service' | 'floor'
+    process: Started
+    requests: () => Request[]
+    headers?: Record<string, string>
+  }
+  const load = (job: Job, duration: number) =>
+    drive({
+      url: job.process.url,
+      pid: job.process.pid,
       connections: options.connections,
-      duration: options.duration,
-      headers,
-      requests,
+      duration,
+      headers: job.headers,
+      requests: job.requests,
     })
+  /**
+   * Warms every job up, then runs them in alternating slices (floor, service, floor, …)
+   * so a change in the machine's load hits both sides of a ratio alike.
+   */
+  const measure = async (jobs: Job[], rounds: number): Promise<Row[]> => {
+    for (const job of jobs) if (options.warmup > 0) await load(job, options.warmup)
+    const slices = new Map<Job, Measured[]>(jobs.map((j) => [j, []]))
+    for (let round = 0; round < rounds && !interrupted; round++)
+      for (const job of jobs) slices.get(job)?.push(await load(job, options.duration / rounds))
+    return jobs.map((job) => ({
+      ...combine(slices.get(job) ?? []),
+      scenario: job.name,
+      title: job.title,
+      target: job.target,
+    }))
   }
 
   const rows: Row[] = []
   const wanted = options.only ?? [...SCENARIO_NAMES]
   for (const name of SCENARIO_NAMES) {
     if (!wanted.includes(name) || interrupted) continue
-    const floorRows: Row[] = []
-    for (const [floorName, spec] of Object.entries(floorScenarios)) {
-      if (spec.of !== name) continue
-      say(`  ${floorName}…`)
-      const m = await run(floor, () => spec.requests(fixtures))
-      floorRows.push({ ...m, scenario: floorName, title: spec.title, target: 'floor' })
-    }
     const spec = serviceScenarios[name]
     if (!spec) continue
     token = await login(service.url, seeded.benchUser.email)
     if (spec.write) await fillPatchPool(service.url, token, seeded, fixtures, options.connections)
-    say(`  ${name}…`)
-    const m = await run(service, () => spec.kinds(fixtures), { authorization: `Bearer ${token}` })
-    const row: Row = { ...m, scenario: name, title: spec.title, target: 'service' }
+    const jobs: Job[] = Object.entries(floorScenarios)
+      .filter(([, f]) => f.of === name)
+      .map(([floorName, f]) => ({
+        name: floorName,
+        title: f.title,
+        target: 'floor' as const,
+        process: floor,
+        requests: () => f.requests(fixtures),
+      }))
+    jobs.push({
+      name,
+      title: spec.title,
+      target: 'service',
+      process: service,
+      requests: () => spec.kinds(fixtures),
+      headers: { authorization: `Bearer ${token}` },
+    })
+    say(`  ${jobs.map((j) => j.name).join(', ')}…`)
+    const measured = await measure(jobs, jobs.length > 1 ? options.rounds : 1)
+    const row = measured[measured.length - 1] as Row
+    const floorRows = measured.slice(0, -1)
     const sameSql = floorRows.find((r) => r.scenario !== 'floor-naive')
     const naive = floorRows.find((r) => r.scenario === 'floor-naive')
-    if (sameSql) Object.assign(row, { floorRps: sameSql.rps, ratio: m.rps / Math.max(sameSql.rps, 1) })
-    if (naive) Object.assign(row, { naiveRps: naive.rps, naiveRatio: m.rps / Math.max(naive.rps, 1) })
+    if (sameSql) Object.assign(row, { floorRps: sameSql.rps, ratio: row.rps / Math.max(sameSql.rps, 1) })
+    if (naive) Object.assign(row, { naiveRps: naive.rps, naiveRatio: row.rps / Math.max(naive.rps, 1) })
     rows.push(row, ...floorRows)
   }
 
