@@ -353,7 +353,7 @@ async function engineVersionOf(databaseUrl: string | undefined, _dir: string): P
   const client = new pg.Client({ connectionString: databaseUrl })
   await client.connect()
   try {
-    const { rows } = await client.query<{ v: string }>('SHOW server_version')
+    const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")
     return `PostgreSQL ${rows[0]?.v}`
   } finally {
     await client.end()
