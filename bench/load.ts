@@ -73,7 +73,11 @@ export async function drive(spec: LoadSpec): Promise<Measured> {
 export function combine(slices: Measured[]): Measured {
   const requests = slices.reduce((n, s) => n + s.requests, 0)
   const seconds = slices.reduce((n, s) => n + s.requests / Math.max(s.rps, 1e-9), 0)
-  const p50s = slices.map((s) => s.p50).sort((a, b) => a - b)
+  // A slice in which nothing completed (a very slow target) has no latency to speak of.
+  const p50s = slices
+    .filter((s) => s.requests > 0)
+    .map((s) => s.p50)
+    .sort((a, b) => a - b)
   const statusCodes: Record<string, number> = {}
   for (const s of slices)
     for (const [code, n] of Object.entries(s.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + n
