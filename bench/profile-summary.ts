@@ -14,6 +14,8 @@ interface Profile {
   timeDeltas: number[]
 }
 
+// Piped into `head`: a closed stdout ends the summary quietly.
+process.stdout.on('error', () => process.exit(0))
 const [file, topArg] = process.argv.slice(2)
 if (!file) {
   process.stderr.write('usage: node bench/profile-summary.ts <file.cpuprofile> [top]\n')
