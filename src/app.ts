@@ -4,7 +4,6 @@ import { constants as zlib } from 'node:zlib'
 import accepts from '@fastify/accepts'
 import compress from '@fastify/compress'
 import cors from '@fastify/cors'
-import helmet from '@fastify/helmet'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import { AuditLog } from './audit/recorder.ts'
 import { auditRoutes } from './audit/routes.ts'
@@ -31,6 +30,7 @@ import { registerNotFound } from './http/not-found.ts'
 import { registerOpenApi } from './http/openapi.ts'
 import { registerRateLimits } from './http/rate-limit.ts'
 import { ErrorSchema } from './http/schemas.ts'
+import { registerSecurityHeaders } from './http/security-headers.ts'
 import './http/types.ts'
 import { UserSchema } from './auth/schemas.ts'
 import { validatorCompiler } from './http/validation.ts'
@@ -184,8 +184,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     app.addHook('onRequest', applyRateLimit)
     app.addHook('onRequest', enforceAccess)
 
-    await app.register(helmet, {
-      global: true,
+    registerSecurityHeaders(app, {
       contentSecurityPolicy: {
         useDefaults: false,
         directives: {

@@ -4,9 +4,17 @@ export type Clock = () => Date
 
 export const systemClock: Clock = () => new Date()
 
-/** Normalises a database time (ISO text from SQLite, Date from PostgreSQL) to RFC 3339 UTC with ms. */
+/** Exactly what Date#toISOString writes for years 0000–9999: the form the service stores. */
+const CANONICAL_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
+/**
+ * Normalises a database time (ISO text from SQLite, Date from PostgreSQL) to RFC 3339 UTC with ms.
+ * Text already in that form is returned as is: every row read on SQLite carries three or four
+ * times, and parsing and re-formatting each cost ~20× the pattern test.
+ */
 export function toIso(value: string | Date): string {
-  return value instanceof Date ? value.toISOString() : new Date(value).toISOString()
+  if (typeof value === 'string') return CANONICAL_UTC.test(value) ? value : new Date(value).toISOString()
+  return value.toISOString()
 }
 
 export function toIsoOrNull(value: string | Date | null): string | null {

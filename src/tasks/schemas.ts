@@ -151,8 +151,9 @@ export const ListTasksQuery = Type.Object(
       // No schema default: the parser must see whether the client sent `deleted`, since a
       // cursor followed on its own would otherwise look like it came with a changed filter.
       StringEnum(['exclude', 'include', 'only'] as const, {
-        description:
-          'exclude (default), include or only. Deleted tasks are visible to their owner and admins only',
+        // No schema default: one would make `deleted` look sent on every request, and a
+        // cursor issued for a filtered list would then be refused as "other filters".
+        description: 'Default exclude. Deleted tasks are visible to their owner and admins only',
       }),
     ),
   },

@@ -1,0 +1,95 @@
+// Drives one target with autocannon (programmatically) and samples the target
+// process's resident memory while it runs.
+import autocannon, { type Instance, type Request } from 'autocannon'
+import { sampleRss } from './processes.ts'
+
+export interface LoadSpec {
+  url: string
+  pid: number
+  connections: number
+  duration: number
+  headers?: Record<string, string>
+  /** A fresh request list per run (closures keep per-run state such as rotating ids). */
+  requests: () => Request[]
+}
+
+export interface Measured {
+  rps: number
+  p50: number
+  p99: number
+  max: number
+  requests: number
+  /** Non-2xx responses plus connection errors and timeouts. */
+  errors: number
+  statusCodes: Record<string, number>
+  /** Peak VmRSS of the target during the run (MB). */
+  rssMb: number | undefined
+}
+
+let current: Instance | undefined
+
+/** Stops the run in progress (Ctrl-C): autocannon then resolves with what it has. */
+export function stopLoad(): void {
+  current?.stop()
+}
+
+export async function drive(spec: LoadSpec): Promise<Measured> {
+  const rss = sampleRss(spec.pid)
+  try {
+    current = autocannon({
+      url: spec.url,
+      connections: spec.connections,
+      duration: spec.duration,
+      pipelining: 1,
+      timeout: 10,
+      headers: spec.headers ?? {},
+      requests: spec.requests(),
+    })
+    const result = await current
+    const statusCodes: Record<string, number> = {}
+    for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {}))
+      statusCodes[code] = Number(count)
+    return {
+      rps: Math.round(result.requests.total / Math.max(result.duration, 0.001)),
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      max: result.latency.max,
+      requests: result.requests.total,
+      errors: result.non2xx + result.errors + result.timeouts,
+      statusCodes,
+      rssMb: rss.stop(),
+    }
+  } finally {
+    rss.stop()
+    current = undefined
+  }
+}
+
+/**
+ * Joins the slices of one job: requests/s over the whole time; p50 the median of the
+ * slices' p50s, p99 and max the worst slice's (autocannon returns percentiles, not
+ * histograms, so this is the conservative reading); errors and status codes summed.
+ */
+export function combine(slices: Measured[]): Measured {
+  const requests = slices.reduce((n, s) => n + s.requests, 0)
+  const seconds = slices.reduce((n, s) => n + s.requests / Math.max(s.rps, 1e-9), 0)
+  // A slice in which nothing completed (a very slow target) has no latency to speak of.
+  const p50s = slices
+    .filter((s) => s.requests > 0)
+    .map((s) => s.p50)
+    .sort((a, b) => a - b)
+  const statusCodes: Record<string, number> = {}
+  for (const s of slices)
+    for (const [code, n] of Object.entries(s.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + n
+  const rss = slices.map((s) => s.rssMb).filter((r): r is number => r !== undefined)
+  return {
+    rps: Math.round(requests / Math.max(seconds, 1e-9)),
+    p50: p50s[Math.floor((p50s.length - 1) / 2)] ?? 0,
+    p99: Math.max(0, ...slices.map((s) => s.p99)),
+    max: Math.max(0, ...slices.map((s) => s.max)),
+    requests,
+    errors: slices.reduce((n, s) => n + s.errors, 0),
+    statusCodes,
+    rssMb: rss.length > 0 ? Math.max(...rss) : undefined,
+  }
+}

@@ -1,0 +1,150 @@
+// Processes and resources the harness starts, and the one place that stops
+// them all: on success, on errors and on Ctrl-C/SIGTERM, in reverse order.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+
+export const ROOT = join(import.meta.dirname, '..')
+/** The project's pinned Node 24 (node_modules/.bin/node), as `npm start` uses it. */
+const pinned = join(ROOT, 'node_modules/.bin/node')
+export const NODE = existsSync(pinned) ? pinned : process.execPath
+
+type Cleanup = { name: string; run: () => Promise<void> | void }
+const cleanups: Cleanup[] = []
+let cleaning: Promise<void> | undefined
+
+/** Registers something to undo; returns a function that undoes it now (and unregisters it). */
+export function onCleanup(name: string, run: () => Promise<void> | void): () => Promise<void> {
+  const entry: Cleanup = { name, run }
+  cleanups.push(entry)
+  return async () => {
+    const i = cleanups.indexOf(entry)
+    if (i >= 0) cleanups.splice(i, 1)
+    await run()
+  }
+}
+
+/** Undoes everything still registered, newest first; safe to call more than once. */
+export function cleanupAll(): Promise<void> {
+  cleaning ??= (async () => {
+    while (cleanups.length > 0) {
+      const entry = cleanups.pop() as Cleanup
+      try {
+        await entry.run()
+      } catch (error) {
+        process.stderr.write(`bench: cleanup "${entry.name}" failed: ${String(error)}\n`)
+      }
+    }
+  })()
+  return cleaning
+}
+
+/** A port that was free a moment ago (the service takes PORT from the environment). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+export interface Started {
+  child: ChildProcess
+  pid: number
+  url: string
+  logFile: string
+  stop(): Promise<void>
+}
+
+/**
+ * Starts `node <args>` with stdout/stderr appended to `logFile`, waits until
+ * GET <url>/health answers, and registers its stop. Stopping sends SIGTERM
+ * (the service drains and exits 0), then SIGKILL after 15 s.
+ */
+export async function startNode(opts: {
+  name: string
+  args: string[]
+  env: Record<string, string>
+  port: number
+  logFile: string
+  cwd: string
+  healthPath: string
+}): Promise<Started> {
+  const fd = openSync(opts.logFile, 'a')
+  const child = spawn(NODE, opts.args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', fd, fd] })
+  closeSync(fd)
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve()
+    else child.once('exit', () => resolve())
+  })
+  const stop = onCleanup(`stop ${opts.name}`, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    await exited
+    clearTimeout(timer)
+  })
+  const url = `http://127.0.0.1:${opts.port}`
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await stop()
+      throw new Error(`${opts.name} exited during start (code ${child.exitCode}):\n${tail(opts.logFile)}`)
+    }
+    try {
+      const res = await fetch(`${url}${opts.healthPath}`)
+      if (res.ok) break
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop()
+      throw new Error(`${opts.name} did not answer ${opts.healthPath} within 60 s:\n${tail(opts.logFile)}`)
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return { child, pid: child.pid as number, url, logFile: opts.logFile, stop }
+}
+
+export function tail(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
+function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Polls a process's resident set every 100 ms; `stop()` gives the peak seen (MB). */
+export function sampleRss(pid: number): { stop(): number | undefined } {
+  let peakKb = statusKb(pid, 'VmRSS') ?? 0
+  const timer = setInterval(() => {
+    const kb = statusKb(pid, 'VmRSS')
+    if (kb !== undefined && kb > peakKb) peakKb = kb
+  }, 100)
+  return {
+    stop() {
+      clearInterval(timer)
+      return peakKb > 0 ? Math.round(peakKb / 1024) : undefined
+    },
+  }
+}
+
+/** Peak resident set since the process started (MB), from the kernel's high-water mark. */
+export function highWaterRss(pid: number): number | undefined {
+  const kb = statusKb(pid, 'VmHWM')
+  return kb === undefined ? undefined : Math.round(kb / 1024)
+}

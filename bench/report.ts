@@ -1,0 +1,94 @@
+// Turns measured runs into the terminal table, the target checks of issue 6
+// and the JSON record written to bench/results/.
+import type { Measured } from './load.ts'
+
+export interface Row extends Measured {
+  scenario: string
+  title: string
+  target: 'service' | 'floor'
+  /** For service rows with a floor: the floor's requests/s and service/floor. */
+  floorRps?: number
+  ratio?: number
+  /** For the list: the naive floor's requests/s and service/naive. */
+  naiveRps?: number
+  naiveRatio?: number
+}
+
+/** Directus 12.4 with its defaults on this kind of machine (issue 6, §6). */
+export const DIRECTUS_DEFAULTS: Record<string, number> = { get: 169, list: 102, create: 100, patch: 89 }
+const READS = ['get', 'list', 'deep', 'search']
+
+export interface Check {
+  target: string
+  value: string
+  ok: boolean
+}
+
+const fmt = (n: number | undefined, digits = 0) =>
+  n === undefined || Number.isNaN(n)
+    ? '—'
+    : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+
+export function table(rows: Row[]): string {
+  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'RSS MB', 'floor req/s', 'ratio']
+  const body = rows.map((r) => [
+    `${r.target === 'floor' ? '  ' : ''}${r.scenario} — ${r.title}`,
+    fmt(r.rps),
+    fmt(r.p50, 1),
+    fmt(r.p99, 1),
+    fmt(r.max, 1),
+    fmt(r.errors),
+    fmt(r.rssMb),
+    fmt(r.floorRps),
+    r.ratio === undefined
+      ? ''
+      : `${fmt(r.ratio, 2)}${r.naiveRatio !== undefined ? ` (${fmt(r.naiveRatio, 2)}× naive)` : ''}`,
+  ])
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)))
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)))
+      .join('  ')
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n')
+}
+
+/** The targets of issue 6 that one run can check (the 1M vs 10k one needs two runs). */
+export function checks(rows: Row[], serviceHwmMb: number | undefined): Check[] {
+  const out: Check[] = []
+  const service = rows.filter((r) => r.target === 'service')
+  const by = (name: string) => service.find((r) => r.scenario === name)
+  for (const name of ['get', 'list']) {
+    const r = by(name)
+    if (r?.ratio !== undefined)
+      out.push({ target: `${name} ≥ 0.6 × floor`, value: fmt(r.ratio, 2), ok: r.ratio >= 0.6 })
+  }
+  const list = by('list')
+  if (list?.naiveRatio !== undefined)
+    out.push({
+      target: 'list with total ≥ 10 × naive floor',
+      value: `${fmt(list.naiveRatio, 2)}×`,
+      ok: list.naiveRatio >= 10,
+    })
+  for (const name of READS) {
+    const r = by(name)
+    if (r) out.push({ target: `${name}: p99 < 25 ms`, value: `${fmt(r.p99, 1)} ms`, ok: r.p99 < 25 })
+  }
+  const errors = service.reduce((n, r) => n + r.errors, 0)
+  out.push({ target: 'zero errors', value: String(errors), ok: errors === 0 })
+  const rss = Math.max(serviceHwmMb ?? 0, ...service.map((r) => r.rssMb ?? 0))
+  out.push({ target: 'service peak RSS < 200 MB', value: `${rss} MB`, ok: rss > 0 && rss < 200 })
+  for (const [name, directus] of Object.entries(DIRECTUS_DEFAULTS)) {
+    const r = by(name)
+    if (r)
+      out.push({
+        target: `${name} ≥ 10 × Directus defaults (${directus} req/s)`,
+        value: `${fmt(r.rps / directus, 1)}×`,
+        ok: r.rps >= 10 * directus,
+      })
+  }
+  return out
+}
+
+export function checksText(list: Check[]): string {
+  return list.map((c) => `  ${c.ok ? 'PASS' : 'MISS'}  ${c.target}: ${c.value}`).join('\n')
+}

@@ -1,0 +1,374 @@
+// `npm run bench`: seeds a database of its own, starts the service as
+// `npm start` would and the bare floor beside it, drives both with autocannon,
+// prints a table and writes bench/results/<timestamp>.json. Everything it
+// starts (processes, temp dir, PostgreSQL schema) is undone on exit, on errors
+// and on Ctrl-C/SIGTERM.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, release, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Request } from 'autocannon'
+import pg from 'pg'
+import { type BenchOptions, parseBenchArgs, SCENARIO_NAMES, USAGE, UsageError } from './args.ts'
+import { BENCH_PASSWORD, SEARCH_WORDS, STATUS_VALUES } from './data.ts'
+import { combine, drive, type Measured, stopLoad } from './load.ts'
+import { cleanupAll, freePort, highWaterRss, onCleanup, ROOT, type Started, startNode } from './processes.ts'
+import { checks, checksText, type Row, table } from './report.ts'
+import { type Fixtures, floorScenarios, serviceScenarios } from './scenarios.ts'
+import { createBenchSchema, dropBenchSchema, type Seeded, seedPostgres, seedSqlite } from './seed.ts'
+
+const say = (line: string) => process.stdout.write(`${line}\n`)
+
+let options: BenchOptions
+try {
+  const parsed = parseBenchArgs(process.argv.slice(2))
+  if (parsed === 'help') {
+    process.stdout.write(USAGE)
+    process.exit(0)
+  }
+  options = parsed
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error
+  process.stderr.write(`bench: ${error.message}\n\n${USAGE}`)
+  process.exit(2)
+}
+
+let interrupted = false
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return
+    interrupted = true
+    process.stderr.write(`\nbench: ${signal}: stopping everything it started…\n`)
+    stopLoad()
+    void cleanupAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143))
+  })
+}
+
+async function api(base: string, path: string, init: RequestInit & { token?: string } = {}) {
+  const headers = new Headers(init.headers)
+  if (init.token) headers.set('authorization', `Bearer ${init.token}`)
+  if (init.body) headers.set('content-type', 'application/json')
+  const res = await fetch(`${base}${path}`, { ...init, headers })
+  const text = await res.text()
+  return {
+    status: res.status,
+    headers: res.headers,
+    json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+  }
+}
+
+async function login(base: string, email: string): Promise<string> {
+  const res = await api(base, '/v1/auth/login', {
+    method: 'POST',
+    body: JSON.stringify({ email, password: BENCH_PASSWORD }),
+  })
+  if (res.status !== 200)
+    throw new Error(`login through the API failed: ${res.status} ${JSON.stringify(res.json)}`)
+  return res.json.accessToken as string
+}
+
+/** Cursors of deep pages, walked through the API the way a client would. */
+async function deepCursors(base: string, token: string, live: number): Promise<string[]> {
+  const pages = Math.max(2, Math.min(100, Math.floor(live / 200)))
+  const cursors: string[] = []
+  let cursor: string | null = null
+  for (let page = 0; page < pages; page++) {
+    const res = await api(base, `/v1/tasks?limit=100${cursor ? `&cursor=${cursor}` : ''}`, { token })
+    if (res.status !== 200) throw new Error(`walking pages failed: ${res.status}`)
+    cursor = (res.json.page as { nextCursor: string | null }).nextCursor
+    if (!cursor) break
+    if (page >= pages / 2) cursors.push(cursor)
+  }
+  return cursors
+}
+
+/** Own tasks with fresh ETags for the PATCH pool; creates own tasks when there are too few. */
+async function fillPatchPool(base: string, token: string, seeded: Seeded, f: Fixtures, need: number) {
+  f.patchPool.length = 0
+  const ids = seeded.ownTaskIds.slice(0, Math.max(need * 2, 64))
+  while (ids.length < need * 2) {
+    const res = await api(base, '/v1/tasks', {
+      method: 'POST',
+      token,
+      body: JSON.stringify({ title: 'Bench own task' }),
+    })
+    if (res.status !== 201) throw new Error(`creating own tasks failed: ${res.status}`)
+    ids.push(res.json.id as string)
+    seeded.ownTaskIds.push(res.json.id as string)
+  }
+  for (const id of ids) {
+    const res = await api(base, `/v1/tasks/${id}`, { token })
+    const etag = res.headers.get('etag')
+    if (res.status === 200 && etag) f.patchPool.push({ id, etag })
+  }
+}
+
+async function main(): Promise<void> {
+  const started = new Date()
+  const baseUrl = process.env.DATABASE_URL
+  const engine = baseUrl ? 'postgres' : 'sqlite'
+  const dir = mkdtempSync(join(tmpdir(), 'tt-bench-'))
+  onCleanup('remove temp dir', () => rmSync(dir, { recursive: true, force: true }))
+
+  let databaseUrl: string | undefined
+  if (baseUrl) {
+    const { schema, url } = await createBenchSchema(baseUrl)
+    onCleanup(`drop schema ${schema}`, () => dropBenchSchema(baseUrl, schema))
+    databaseUrl = url
+    say(`engine: PostgreSQL, throwaway schema ${schema}`)
+  } else say(`engine: SQLite in ${dir}`)
+
+  say(
+    `seeding ${options.users.toLocaleString('en-US')} users and ${options.tasks.toLocaleString('en-US')} tasks…`,
+  )
+  const sizes = { users: options.users, tasks: options.tasks }
+  const seeded = databaseUrl ? await seedPostgres(databaseUrl, dir, sizes) : await seedSqlite(dir, sizes)
+  say(
+    `seeded in ${seeded.seconds.toFixed(1)} s (${seeded.liveTasks} live, ${seeded.deletedTasks} soft-deleted)`,
+  )
+
+  const baseEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? tmpdir(),
+    DATA_DIR: dir,
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  }
+  const floorPort = await freePort()
+  const floor = await startNode({
+    name: 'floor',
+    args: [join(ROOT, 'bench/floor.ts')],
+    env: {
+      ...baseEnv,
+      FLOOR_PORT: String(floorPort),
+      FLOOR_PROBE_ID: seeded.sampleIds[0] as string,
+      FLOOR_USER_ID: seeded.benchUser.id,
+    },
+    port: floorPort,
+    logFile: join(dir, 'floor.log'),
+    cwd: dir,
+    healthPath: '/health',
+  })
+
+  const stamp = started.toISOString().replace(/[:.]/g, '-')
+  const profileDir = join(ROOT, 'bench/results/profiles', stamp)
+  if (options.cpuProf) mkdirSync(profileDir, { recursive: true })
+  const port = await freePort()
+  const service = await startNode({
+    name: 'service',
+    args: [
+      ...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      join(ROOT, 'src/main.ts'),
+    ],
+    env: {
+      ...baseEnv,
+      NODE_ENV: 'production',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      // Limits stay on, raised so the load is not answered with 429s.
+      RATE_LIMIT_PER_MINUTE: '1000000',
+      RATE_LIMIT_ANON_PER_MINUTE: '1000000',
+    },
+    port,
+    logFile: join(dir, 'service.log'),
+    cwd: dir,
+    healthPath: '/ready',
+  })
+  say(`service pid ${service.pid} on ${service.url} (log: LOG_LEVEL=info to a file), floor pid ${floor.pid}`)
+
+  let token = await login(service.url, seeded.benchUser.email)
+  const fixtures: Fixtures = {
+    ids: seeded.sampleIds,
+    statuses: STATUS_VALUES,
+    cursors: await deepCursors(service.url, token, seeded.liveTasks),
+    words: SEARCH_WORDS,
+    patchPool: [],
+  }
+  interface Job {
+    name: string
+    title: string
+    target: 'service' | 'floor'
+    process: Started
+    requests: () => Request[]
+    headers?: Record<string, string>
+  }
+  const load = (job: Job, duration: number) =>
+    drive({
+      url: job.process.url,
+      pid: job.process.pid,
+      connections: options.connections,
+      duration,
+      headers: job.headers,
+      requests: job.requests,
+    })
+  /**
+   * Warms every job up, then runs them in alternating slices (floor, service, floor, …)
+   * so a change in the machine's load hits both sides of a ratio alike.
+   */
+  const measure = async (jobs: Job[], rounds: number): Promise<Row[]> => {
+    for (const job of jobs) if (options.warmup > 0) await load(job, options.warmup)
+    const slices = new Map<Job, Measured[]>(jobs.map((j) => [j, []]))
+    for (let round = 0; round < rounds && !interrupted; round++)
+      for (const job of jobs) slices.get(job)?.push(await load(job, options.duration / rounds))
+    return jobs.map((job) => ({
+      ...combine(slices.get(job) ?? []),
+      scenario: job.name,
+      title: job.title,
+      target: job.target,
+    }))
+  }
+
+  const rows: Row[] = []
+  const wanted = options.only ?? [...SCENARIO_NAMES]
+  for (const name of SCENARIO_NAMES) {
+    if (!wanted.includes(name) || interrupted) continue
+    const spec = serviceScenarios[name]
+    if (!spec) continue
+    token = await login(service.url, seeded.benchUser.email)
+    if (spec.write) await fillPatchPool(service.url, token, seeded, fixtures, options.connections)
+    const jobs: Job[] = Object.entries(floorScenarios)
+      .filter(([, f]) => f.of === name)
+      .map(([floorName, f]) => ({
+        name: floorName,
+        title: f.title,
+        target: 'floor' as const,
+        process: floor,
+        requests: () => f.requests(fixtures),
+      }))
+    jobs.push({
+      name,
+      title: spec.title,
+      target: 'service',
+      process: service,
+      requests: () => spec.kinds(fixtures),
+      headers: { authorization: `Bearer ${token}` },
+    })
+    say(`  ${jobs.map((j) => j.name).join(', ')}…`)
+    const measured = await measure(jobs, jobs.length > 1 ? options.rounds : 1)
+    const row = measured[measured.length - 1] as Row
+    const floorRows = measured.slice(0, -1)
+    const sameSql = floorRows.find((r) => r.scenario !== 'floor-naive')
+    const naive = floorRows.find((r) => r.scenario === 'floor-naive')
+    if (sameSql) Object.assign(row, { floorRps: sameSql.rps, ratio: row.rps / Math.max(sameSql.rps, 1) })
+    if (naive) Object.assign(row, { naiveRps: naive.rps, naiveRatio: row.rps / Math.max(naive.rps, 1) })
+    rows.push(row, ...floorRows)
+  }
+
+  const serviceMemory = await memoryOf(service.url)
+  const serviceHwmMb = highWaterRss(service.pid)
+  const floorHwmMb = highWaterRss(floor.pid)
+  await service.stop()
+  await floor.stop()
+  const engineVersion = await engineVersionOf(databaseUrl, dir)
+
+  const list = checks(rows, serviceHwmMb)
+  say('')
+  say(table(rows))
+  say('')
+  say(
+    `service peak RSS ${serviceHwmMb ?? '—'} MB (at the end: ${JSON.stringify(serviceMemory)}), floor peak RSS ${floorHwmMb ?? '—'} MB`,
+  )
+  say('targets (issue 6):')
+  say(checksText(list))
+
+  const record = {
+    startedAt: started.toISOString(),
+    engine,
+    engineVersion,
+    sizes: {
+      users: options.users,
+      tasks: options.tasks,
+      liveTasks: seeded.liveTasks,
+      deletedTasks: seeded.deletedTasks,
+    },
+    seedSeconds: Number(seeded.seconds.toFixed(1)),
+    options: {
+      duration: options.duration,
+      warmup: options.warmup,
+      connections: options.connections,
+      quick: options.quick,
+    },
+    versions: {
+      node: process.versions.node,
+      service: (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+      autocannon: (
+        JSON.parse(readFileSync(join(ROOT, 'node_modules/autocannon/package.json'), 'utf8')) as {
+          version: string
+        }
+      ).version,
+    },
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model, os: release(), loadavg: loadavg() },
+    serviceHwmMb,
+    serviceMemory,
+    floorHwmMb,
+    scenarios: rows.map((r) => ({
+      scenario: r.scenario,
+      title: r.title,
+      target: r.target,
+      rps: r.rps,
+      p50ms: r.p50,
+      p99ms: r.p99,
+      maxMs: r.max,
+      requests: r.requests,
+      errors: r.errors,
+      statusCodes: r.statusCodes,
+      rssMb: r.rssMb,
+      floorRps: r.floorRps,
+      ratio: r.ratio === undefined ? undefined : Number(r.ratio.toFixed(3)),
+      naiveRps: r.naiveRps,
+      naiveRatio: r.naiveRatio === undefined ? undefined : Number(r.naiveRatio.toFixed(3)),
+    })),
+    checks: list,
+    ...(options.cpuProf ? { profileDir } : {}),
+  }
+  const out = options.out ?? join(ROOT, 'bench/results', `${stamp}.json`)
+  mkdirSync(join(out, '..'), { recursive: true })
+  writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`)
+  say(`\nwrote ${out}${options.cpuProf ? `; CPU profile in ${profileDir}` : ''}`)
+}
+
+/** The service's own memory figures from /metrics (MB), to tell heap from native memory in the RSS. */
+async function memoryOf(base: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text()
+  const out: Record<string, number> = {}
+  for (const name of [
+    'process_resident_memory_bytes',
+    'nodejs_heap_size_total_bytes',
+    'nodejs_heap_size_used_bytes',
+    'nodejs_external_memory_bytes',
+  ]) {
+    const m = new RegExp(`^${name} (\\S+)`, 'm').exec(text)
+    if (m) out[name.replace(/_bytes$/, '_mb')] = Math.round(Number(m[1]) / 1_048_576)
+  }
+  return out
+}
+
+async function engineVersionOf(databaseUrl: string | undefined, _dir: string): Promise<string> {
+  if (!databaseUrl) {
+    const { DatabaseSync } = await import('node:sqlite')
+    const db = new DatabaseSync(':memory:')
+    const row = db.prepare('SELECT sqlite_version() AS v').get() as { v: string }
+    db.close()
+    return `SQLite ${row.v}`
+  }
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")
+    return `PostgreSQL ${rows[0]?.v}`
+  } finally {
+    await client.end()
+  }
+}
+
+try {
+  await main()
+  await cleanupAll()
+} catch (error) {
+  if (!interrupted) {
+    process.stderr.write(
+      `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    )
+    await cleanupAll()
+    process.exit(1)
+  }
+}
