@@ -172,18 +172,14 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     registerErrorHandler(app)
     registerNotFound(app)
     await app.register(accepts)
-    registerLifecycle(app, { isShuttingDown: () => state.shuttingDown })
-    metrics.register(app)
-
+    // Before any route exists (the cors plugin adds OPTIONS *), so its onRoute hook sees every route.
     const { resolvePrincipal, enforceAccess } = registerAuthentication(
       app,
       new BearerVerifier({ tokens, apiTokens, external }),
     )
-    const applyRateLimit = await registerRateLimits(app, config)
-    app.addHook('onRequest', resolvePrincipal)
-    app.addHook('onRequest', applyRateLimit)
-    app.addHook('onRequest', enforceAccess)
-
+    // Order of the onRequest hooks: security headers, request id / shutdown gate / 406, CORS,
+    // then authentication and rate limits, so every answer (a 401 or 429 included) carries the
+    // security headers and, for allowed origins, the CORS headers a browser needs to read it.
     registerSecurityHeaders(app, {
       contentSecurityPolicy: {
         useDefaults: false,
@@ -196,6 +192,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       },
       hsts: { maxAge: 31_536_000, includeSubDomains: true },
     })
+    registerLifecycle(app, { isShuttingDown: () => state.shuttingDown })
     const origins = config.CORS_ORIGINS.split(',')
       .map((o) => o.trim())
       .filter(Boolean)
@@ -231,6 +228,13 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       // A bare OPTIONS (no Origin) is answered like a preflight rather than with a text/plain 400.
       strictPreflight: false,
     })
+    metrics.register(app)
+
+    const applyRateLimit = await registerRateLimits(app, config)
+    app.addHook('onRequest', resolvePrincipal)
+    app.addHook('onRequest', applyRateLimit)
+    app.addHook('onRequest', enforceAccess)
+
     await app.register(compress, {
       global: true,
       threshold: 1024,

@@ -67,6 +67,13 @@ export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(
     return payload
   })
 
+  // Responses are per caller and may carry tokens or secrets: unless a route chose a policy
+  // (task reads revalidate with ETags, JWKS is public), nothing may be stored by any cache.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
+    return payload
+  })
+
   app.addHook('onResponse', async (request: FastifyRequest, reply) => {
     request.log.info(
       {
