@@ -27,11 +27,13 @@ import { validatorCompiler } from './http/validation.ts'
 import { IdempotencyService } from './idempotency/service.ts'
 import { Metrics } from './ops/metrics.ts'
 import { opsRoutes } from './ops/routes.ts'
+import { closeRedis, connectRedis, openRedis } from './redis.ts'
 import { startPurgeJob } from './tasks/purge.ts'
 import { taskRoutes } from './tasks/routes.ts'
 import { TaskSchema } from './tasks/schemas.ts'
 import { TaskService } from './tasks/service.ts'
 import { type Clock, systemClock } from './time.ts'
+import { openWakeups, type Wakeups } from './wakeup.ts'
 
 export const VERSION = '0.1.0'
 
@@ -54,6 +56,8 @@ declare module 'fastify' {
     /** Marks the app as draining: /ready answers 503 and new requests are refused. */
     beginShutdown(): void
     database: Database
+    /** Cross-instance wake-ups (Redis pub/sub, PostgreSQL LISTEN/NOTIFY or in-process); see src/wakeup.ts. */
+    wakeups: Wakeups
   }
 }
 
@@ -71,6 +75,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const clock = overrides.clock ?? systemClock
   const database = overrides.database ?? openDatabase(config)
   const state: AppState = { shuttingDown: false }
+  const redis = config.REDIS_URL
+    ? openRedis({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX })
+    : undefined
 
   const app = Fastify({
     logger: {
@@ -121,6 +128,17 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     })
     const idempotency = new IdempotencyService({ database, clock, ttlHours: config.IDEMPOTENCY_TTL_HOURS })
     const metrics = new Metrics()
+    metrics.observeDatabasePool(() => database.poolStats())
+    if (redis && !(await connectRedis(redis)))
+      app.log.warn('Redis is not reachable at start: rate limits are per instance until it answers')
+    const wakeups = openWakeups({
+      redis,
+      redisPrefix: config.REDIS_KEY_PREFIX,
+      postgresUrl: database.engine === 'postgres' ? config.DATABASE_URL : undefined,
+      log: app.log,
+    })
+    app.decorate('wakeups', wakeups)
+    app.addHook('onClose', () => wakeups.close())
 
     app.setValidatorCompiler(validatorCompiler)
     app.addSchema(ErrorSchema)
@@ -135,7 +153,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     const { resolvePrincipal, enforceAccess } = registerAuthentication(app, {
       verifyBearer: (token) => tokens.verify(token),
     })
-    const applyRateLimit = await registerRateLimits(app, config)
+    const applyRateLimit = await registerRateLimits(app, config, redis)
     app.addHook('onRequest', resolvePrincipal)
     app.addHook('onRequest', applyRateLimit)
     app.addHook('onRequest', enforceAccess)
@@ -210,11 +228,13 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       })
       app.addHook('onClose', () => purge.stop())
     }
+    if (redis) app.addHook('onClose', () => closeRedis(redis))
     app.addHook('onClose', () => database.close())
     await app.ready()
     return app
   } catch (error) {
     await app.close().catch(() => {})
+    if (redis) await closeRedis(redis).catch(() => {})
     await database.close().catch(() => {})
     throw error
   }

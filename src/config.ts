@@ -58,6 +58,10 @@ export const ConfigSchema = Type.Object({
   PURGE_INTERVAL_SECONDS: Int(3600, 1, 86_400, 'How often the purge job runs'),
   IDEMPOTENCY_TTL_HOURS: Int(24, 1, 720, 'How long Idempotency-Key responses are replayed'),
   REQUIRE_IF_MATCH: Bool(false, 'Require If-Match on PATCH and DELETE (428 without it)'),
+  REDIS_KEY_PREFIX: Str(
+    'tt:',
+    'Prefix of every Redis key and channel (several deployments can share one Redis)',
+  ),
 })
 
 export type Config = Static<typeof ConfigSchema>

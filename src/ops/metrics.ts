@@ -1,7 +1,7 @@
 // Prometheus metrics: request counts and latency by route and status, plus
 // process metrics. One registry per app so tests can build many apps.
 import type { FastifyInstance } from 'fastify'
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
 export class Metrics {
   readonly registry = new Registry()
@@ -35,5 +35,27 @@ export class Metrics {
       const route = request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched')
       this.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000)
     })
+  }
+
+  /** Database pool gauges (PostgreSQL), read at scrape time; nothing is registered when the engine has no pool. */
+  observeDatabasePool(poolStats: () => { total: number; idle: number; waiting: number } | undefined): void {
+    if (poolStats() === undefined) return
+    const gauge = (
+      name: string,
+      help: string,
+      pick: (s: { total: number; idle: number; waiting: number }) => number,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const stats = poolStats()
+          if (stats) this.set(pick(stats))
+        },
+      })
+    gauge('db_pool_connections', 'Open database connections in the pool', (s) => s.total)
+    gauge('db_pool_idle_connections', 'Idle database connections in the pool', (s) => s.idle)
+    gauge('db_pool_waiting_requests', 'Queries waiting for a database connection', (s) => s.waiting)
   }
 }
