@@ -62,10 +62,21 @@ export interface IdempotencyKeysTable {
   expires_at: Timestamp
 }
 
+/** Exact task counts by owner ('*' = all), deleted (0/1), status and priority; maintained by triggers (migration 0003). */
+export interface TaskCountsTable {
+  scope: string
+  deleted: number
+  status: string
+  priority: number
+  slot: number
+  n: ColumnType<number | string, number, number>
+}
+
 export interface Schema {
   users: UsersTable
   refresh_tokens: RefreshTokensTable
   tasks: TasksTable
   task_tags: TaskTagsTable
   idempotency_keys: IdempotencyKeysTable
+  task_counts: TaskCountsTable
 }
