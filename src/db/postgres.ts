@@ -37,6 +37,10 @@ function taggingPool(pool: pg.Pool): PostgresPool {
       }
       let facade = wrapped.get(client)
       if (!facade) {
+        // pg-pool listens for errors only on idle clients; a connection lost while Kysely holds the
+        // client (between statements of a transaction) would otherwise be an uncaught exception.
+        // The loss still surfaces: the next query on it fails, and the pool drops it on release.
+        client.on('error', () => {})
         const query = client.query.bind(client) as PostgresPoolClient['query']
         facade = {
           query: ((...args: Parameters<PostgresPoolClient['query']>) => {
