@@ -21,7 +21,7 @@ async function twoApps(withRedis: boolean) {
   const config = configFrom({
     DATABASE_URL: schema.url,
     LOG_LEVEL: 'silent',
-    DATA_DIR: '/nonexistent',
+    DATA_DIR: tmpdir(),
     ...redis,
   })
   // One after the other: the second finds the schema migrated.
