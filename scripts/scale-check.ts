@@ -1,7 +1,8 @@
 // Scale check for GET /v1/tasks: seeds 10k and 1M tasks by bulk SQL into a throwaway SQLite
 // file and/or PostgreSQL schema (after the project's migrations, so triggers and indexes are
 // the real ones), then times the repository's list call — first page with page.total, a deep
-// cursor page, and a few filters — and prints medians and the EXPLAIN plans.
+// cursor page, and a few filters — and prints medians (runs on the sizes taken in turns, so
+// load from elsewhere on the machine hits all sizes alike) and, with --explain, the plans.
 //
 //   node scripts/scale-check.ts [--engines sqlite,postgres] [--sizes 10000,1000000] [--runs 25] [--explain]
 //
@@ -103,7 +104,8 @@ async function open(engine: Engine, label: string): Promise<Opened> {
 /** UUID-shaped ids that sort like UUIDv7 (by creation), 1 task per second from 2024-01-01. */
 async function seed(database: Database, size: number): Promise<string> {
   const { db, engine } = database
-  const userId = '00000000-0000-7000-8000-000000000001'
+  // The viewer owns 1 task in 100, none of them deleted (every 50th task is).
+  const userId = '00000000-0000-7000-8000-000000000002'
   if (engine === 'sqlite') {
     await sql`WITH RECURSIVE u(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM u WHERE i < ${USERS})
       INSERT INTO users (id, email, name, password_hash, role, created_at, updated_at)
@@ -113,7 +115,8 @@ async function seed(database: Database, size: number): Promise<string> {
       INSERT INTO tasks (id, owner_id, title, description, status, priority, due_at, tags, created_at, updated_at, deleted_at, version)
       SELECT printf('%08x-0000-7000-9000-%012x', i / 65536, i), printf('00000000-0000-7000-8000-%012x', 1 + i % ${USERS}),
              'Task number ' || i, 'Seeded for the scale check', CASE i % 3 WHEN 0 THEN 'todo' WHEN 1 THEN 'doing' ELSE 'done' END,
-             i % 4, NULL, CASE WHEN i % 10 = 0 THEN '["work"]' ELSE '[]' END,
+             i % 4, CASE WHEN i % 4 = 0 THEN strftime('%Y-%m-%dT%H:%M:%fZ', 1704672000 + i, 'unixepoch') END,
+             CASE WHEN i % 10 = 0 THEN '["work"]' ELSE '[]' END,
              strftime('%Y-%m-%dT%H:%M:%fZ', 1704067200 + i, 'unixepoch'), strftime('%Y-%m-%dT%H:%M:%fZ', 1704067200 + i, 'unixepoch'),
              CASE WHEN i % 50 = 0 THEN strftime('%Y-%m-%dT%H:%M:%fZ', 1704067200 + i, 'unixepoch') END, 1
       FROM s`.execute(db)
@@ -131,17 +134,26 @@ async function seed(database: Database, size: number): Promise<string> {
     // until commit); bulk loads switch the counting trigger off and count once, as migration 0003's
     // backfill does. The full-text index is likewise built once after the load.
     await sql`ALTER TABLE tasks DISABLE TRIGGER task_counts_change`.execute(db)
+    await sql`ALTER TABLE tasks DISABLE TRIGGER task_tag_counts_change`.execute(db)
     await sql`DROP INDEX tasks_search`.execute(db)
     await sql`INSERT INTO tasks (id, owner_id, title, description, status, priority, due_at, tags, created_at, updated_at, deleted_at, version)
       SELECT (lpad(to_hex(i / 65536), 8, '0') || '-0000-7000-9000-' || lpad(to_hex(i), 12, '0'))::uuid,
              ('00000000-0000-7000-8000-' || lpad(to_hex(1 + i % ${USERS}), 12, '0'))::uuid,
-             'Task number ' || i, 'Seeded for the scale check', (ARRAY['todo','doing','done'])[1 + i % 3], i % 4, NULL,
+             'Task number ' || i, 'Seeded for the scale check', (ARRAY['todo','doing','done'])[1 + i % 3], i % 4,
+             CASE WHEN i % 4 = 0 THEN to_timestamp(1704672000 + i) END,
              CASE WHEN i % 10 = 0 THEN '["work"]'::jsonb ELSE '[]'::jsonb END,
              to_timestamp(1704067200 + i), to_timestamp(1704067200 + i),
              CASE WHEN i % 50 = 0 THEN to_timestamp(1704067200 + i) END, 1
       FROM generate_series(1, ${size}) i`.execute(db)
     await sql`CREATE INDEX tasks_search ON tasks USING gin (search)`.execute(db)
     await sql`ALTER TABLE tasks ENABLE TRIGGER task_counts_change`.execute(db)
+    await sql`ALTER TABLE tasks ENABLE TRIGGER task_tag_counts_change`.execute(db)
+    await sql`INSERT INTO task_tag_counts (tag, scope, deleted, status, priority, slot, n)
+      SELECT j.tag, t.owner_id::text, (t.deleted_at IS NOT NULL)::int, t.status, t.priority, 0, count(*)
+      FROM tasks t, jsonb_array_elements_text(t.tags) AS j(tag) GROUP BY 1, 2, 3, 4, 5
+      UNION ALL
+      SELECT j.tag, '*', (t.deleted_at IS NOT NULL)::int, t.status, t.priority, 0, count(*)
+      FROM tasks t, jsonb_array_elements_text(t.tags) AS j(tag) GROUP BY 1, 3, 4, 5`.execute(db)
     await sql`DELETE FROM task_counts`.execute(db)
     await sql`INSERT INTO task_counts (scope, deleted, status, priority, slot, n)
       SELECT owner_id::text, (deleted_at IS NOT NULL)::int, status, priority, 0, count(*) FROM tasks GROUP BY 1, 2, 3, 4
@@ -155,20 +167,22 @@ async function seed(database: Database, size: number): Promise<string> {
     await sql`VACUUM ANALYZE tasks`.execute(db)
     await sql`ANALYZE task_tags`.execute(db)
     await sql`VACUUM ANALYZE task_counts`.execute(db)
+    await sql`VACUUM ANALYZE task_tag_counts`.execute(db)
   }
   return userId
 }
 
-async function median(fn: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < 3; i++) await fn()
-  const times: number[] = []
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now()
-    await fn()
-    times.push(performance.now() - t0)
-  }
-  times.sort((a, b) => a - b)
-  return times[Math.floor(times.length / 2)] as number
+/** Median of `runs` timings of each function, taken in turns so that load from elsewhere hits all alike. */
+async function interleavedMedians(fns: (() => Promise<unknown>)[]): Promise<number[]> {
+  for (let i = 0; i < 3; i++) for (const fn of fns) await fn()
+  const times: number[][] = fns.map(() => [])
+  for (let i = 0; i < runs; i++)
+    for (const [n, fn] of fns.entries()) {
+      const t0 = performance.now()
+      await fn()
+      times[n]!.push(performance.now() - t0)
+    }
+  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)] as number)
 }
 
 async function explain(opened: Opened, label: string, run: () => Promise<unknown>): Promise<void> {
@@ -186,47 +200,66 @@ async function explain(opened: Opened, label: string, run: () => Promise<unknown
   }
 }
 
+interface Loaded {
+  size: number
+  opened: Opened
+  seedSeconds: string
+  total: number
+  plans: [string, () => Promise<unknown>][]
+}
+
+/** Seeds one database of `size` tasks and prepares the list calls to time on it. */
+async function load(engine: Engine, size: number): Promise<Loaded> {
+  const opened = await open(engine, String(size))
+  const { database } = opened
+  await migrateToLatest(database)
+  const t0 = performance.now()
+  const userId = await seed(database, size)
+  const seedSeconds = ((performance.now() - t0) / 1000).toFixed(1)
+  const viewer = { userId, seesAllDeleted: false }
+  const list = (plan: ListPlan) => listTasks(database.db, engine, plan, viewer)
+  const first = parseListQuery({}, userId)
+  const total = (await list(first)).total
+  // A cursor positioned half-way down the default order, as a client holds after paging there.
+  const half = await sql<{ created_at: string | Date; id: string }>`SELECT created_at, id FROM tasks
+    WHERE deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ${Math.floor(size / 2)}`.execute(
+    database.db,
+  )
+  const mid = half.rows[0]!
+  const createdAt = mid.created_at instanceof Date ? mid.created_at.toISOString() : mid.created_at
+  const deep: ListPlan = { ...first, position: { after: [createdAt], id: mid.id } }
+  const plans: [string, ListPlan][] = [
+    ['first page + total', first],
+    ['deep cursor page', deep],
+    ['status=todo', parseListQuery({ status: 'todo' }, userId)],
+    ['ownerId=me', parseListQuery({ ownerId: 'me' }, userId)],
+    ['tag=work', parseListQuery({ tag: 'work' }, userId)],
+    ['dueBefore (COUNT)', parseListQuery({ dueBefore: '2030-01-01T00:00:00Z' }, userId)],
+  ]
+  if (args.explain)
+    for (const [label, plan] of plans) await explain(opened, `${label} @ ${size}`, () => list(plan))
+  return { size, opened, seedSeconds, total, plans: plans.map(([label, plan]) => [label, () => list(plan)]) }
+}
+
 const results: string[] = []
 for (const engine of engines) {
-  for (const size of sizes) {
-    const opened = await open(engine, String(size))
-    try {
-      const { database } = opened
-      await migrateToLatest(database)
-      const t0 = performance.now()
-      const userId = await seed(database, size)
-      const seedSeconds = ((performance.now() - t0) / 1000).toFixed(1)
-      const viewer = { userId, seesAllDeleted: false }
-      const list = (plan: ListPlan) => listTasks(database.db, engine, plan, viewer)
-      const first = parseListQuery({}, userId)
-      const firstPage = await list(first)
-      // A cursor positioned half-way down the default order, as the client would hold after paging there.
-      const half = await sql<{ created_at: string | Date; id: string }>`SELECT created_at, id FROM tasks
-        WHERE deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ${Math.floor(size / 2)}`.execute(
-        database.db,
-      )
-      const mid = half.rows[0]!
-      const createdAt = mid.created_at instanceof Date ? mid.created_at.toISOString() : mid.created_at
-      const deep: ListPlan = { ...first, position: { after: [createdAt], id: mid.id } }
-      const plans: [string, ListPlan][] = [
-        ['first page + total', first],
-        ['deep cursor page', deep],
-        ['status=todo', parseListQuery({ status: 'todo' }, userId)],
-        ['ownerId=me', parseListQuery({ ownerId: 'me' }, userId)],
-        ['tag=work (COUNT)', parseListQuery({ tag: 'work' }, userId)],
-      ]
-      const timings: string[] = []
-      for (const [label, plan] of plans)
-        timings.push(`${label} ${(await median(() => list(plan))).toFixed(2)} ms`)
-      const line = `${engine} ${size.toLocaleString('en')} tasks (seeded in ${seedSeconds} s, total=${firstPage.total}): ${timings.join(' | ')}`
+  const loaded: Loaded[] = []
+  try {
+    for (const size of sizes) loaded.push(await load(engine, size))
+    const labels = loaded[0]?.plans.map(([label]) => label) ?? []
+    const table = new Map<number, string[]>()
+    for (const [n, label] of labels.entries()) {
+      const medians = await interleavedMedians(loaded.map((l) => l.plans[n]![1]))
+      for (const [i, l] of loaded.entries())
+        table.set(l.size, [...(table.get(l.size) ?? []), `${label} ${medians[i]!.toFixed(2)} ms`])
+    }
+    for (const l of loaded) {
+      const line = `${engine} ${l.size.toLocaleString('en')} tasks (seeded in ${l.seedSeconds} s, total=${l.total}): ${table.get(l.size)!.join(' | ')}`
       console.log(line)
       results.push(line)
-      if (args.explain)
-        for (const [label, plan] of plans.slice(0, 3))
-          await explain(opened, `${label} @ ${size}`, () => list(plan))
-    } finally {
-      await opened.cleanup()
     }
+  } finally {
+    for (const l of loaded) await l.opened.cleanup()
   }
 }
-console.log(`\nmedians of ${runs} runs after 3 warm-ups:\n${results.join('\n')}`)
+console.log(`\nmedians of ${runs} interleaved runs after 3 warm-ups:\n${results.join('\n')}`)

@@ -1,4 +1,4 @@
-// page.total comes from the task_counts table for owner/status/priority/deleted filters
+// page.total comes from the counter tables for owner/status/priority/deleted/tag filters
 // (migration 0003): after creates, changes, deletes, restores and purges it must equal the
 // number of tasks the same listing actually returns, for owners, admins-to-be and others.
 import assert from 'node:assert/strict'
@@ -48,6 +48,7 @@ for (const engine of testEngines())
           title: `count ${i}`,
           status: statuses[i % 3],
           priority: priorities[i % 4],
+          tags: i % 3 === 0 ? ['red', 'blue'] : i % 2 === 0 ? ['red'] : [],
         })
         ids.push(task.id)
       }
@@ -56,6 +57,8 @@ for (const engine of testEngines())
         t.app.inject({ method: 'PATCH', url: `/v1/tasks/${id}`, headers: user.auth, payload })
       assert.equal((await patch(ids[1]!, alice, { status: 'done', priority: 'urgent' })).statusCode, 200)
       assert.equal((await patch(ids[2]!, alice, { title: 'only the title' })).statusCode, 200)
+      assert.equal((await patch(ids[8]!, alice, { tags: ['blue', 'green'] })).statusCode, 200)
+      assert.equal((await patch(ids[10]!, alice, { tags: [] })).statusCode, 200)
       for (const [i, user] of [
         [4, alice],
         [5, alice],
@@ -86,7 +89,14 @@ for (const engine of testEngines())
       'deleted=include',
       'deleted=include&ownerId=me',
       'deleted=only&status=done',
-      'tag=test',
+      'tag=red',
+      'tag=blue&status=todo,done',
+      'tag=red&ownerId=me',
+      'tag=red&deleted=include',
+      'tag=blue&deleted=only',
+      'tag=green&priority=low,normal,high',
+      'tag=nothing',
+      'dueBefore=2100-01-01T00:00:00Z',
     ]
     for (const query of queries)
       it(`page.total equals the rows listed for "${query || 'no filter'}"`, async () => {

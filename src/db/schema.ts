@@ -72,6 +72,11 @@ export interface TaskCountsTable {
   n: ColumnType<number | string, number, number>
 }
 
+/** task_counts per tag (follows tasks.tags); maintained by triggers (migration 0003). */
+export interface TaskTagCountsTable extends TaskCountsTable {
+  tag: string
+}
+
 export interface Schema {
   users: UsersTable
   refresh_tokens: RefreshTokensTable
@@ -79,4 +84,5 @@ export interface Schema {
   task_tags: TaskTagsTable
   idempotency_keys: IdempotencyKeysTable
   task_counts: TaskCountsTable
+  task_tag_counts: TaskTagCountsTable
 }

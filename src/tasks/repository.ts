@@ -367,19 +367,18 @@ export async function listTasks(
 }
 
 /**
- * page.total from the task_counts table (migration 0003) when the filter uses only what it is
- * keyed by (owner, deleted, status, priority): a sum over at most a few hundred rows, whatever
- * the size of the table. Undefined for other filters (tag, due dates, q), which are counted by
- * the caller with COUNT(*) over their index, costing in proportion to the matches.
+ * page.total from the counter tables (migration 0003) when the filter uses only what they are
+ * keyed by (owner, deleted, status, priority, tag): a sum over at most a few hundred rows,
+ * whatever the size of the table. Undefined for due-date ranges and `q`, which the caller
+ * counts with COUNT(*) over their index, costing in proportion to the matches.
  */
 export async function countFromCounters(
   db: Executor,
   filter: TaskFilter,
   viewer: ListViewer,
 ): Promise<number | undefined> {
-  if (filter.tag !== undefined || filter.dueBefore !== undefined || filter.dueAfter !== undefined)
+  if (filter.dueBefore !== undefined || filter.dueAfter !== undefined || filter.q !== undefined)
     return undefined
-  if (filter.q !== undefined) return undefined
   const scope = filter.ownerId ?? '*'
   // Deleted tasks of others are invisible to non-admins: their deleted part is the viewer's own.
   const ownDeleted =
@@ -399,9 +398,11 @@ export async function countFromCounters(
   ]
   if (filter.statuses) conditions.push(sql`status IN (${sql.join(filter.statuses)})`)
   if (filter.priorities) conditions.push(sql`priority IN (${sql.join(filter.priorities.map(rankOf))})`)
+  if (filter.tag !== undefined) conditions.unshift(sql`tag = ${filter.tag}`)
+  const table = filter.tag !== undefined ? sql`task_tag_counts` : sql`task_counts`
   const result = await sql<{
     total: number | string | null
-  }>`SELECT SUM(n) AS total FROM task_counts WHERE ${sql.join(conditions, sql` AND `)}`.execute(db)
+  }>`SELECT SUM(n) AS total FROM ${table} WHERE ${sql.join(conditions, sql` AND `)}`.execute(db)
   return Number(result.rows[0]?.total ?? 0)
 }
 
