@@ -100,7 +100,17 @@ class FallbackStore implements Store {
   }
 
   child(routeOptions: unknown): Store {
-    return new FallbackStore(this.#shared.child(routeOptions), this.#local.child(routeOptions), this.#health)
+    return new FallbackStore(this.#sharedChild(routeOptions), this.#local.child(routeOptions), this.#health)
+  }
+
+  /**
+   * RedisStore.child prefixes keys with the route's method and URL, which createRateLimit limiters
+   * do not have ("undefinedundefined-"); policies here are told apart by their key generators,
+   * so children count under the store's own namespace.
+   */
+  #sharedChild(routeOptions: unknown): Store {
+    const info = (routeOptions as { routeInfo?: { method?: unknown } } | undefined)?.routeInfo
+    return info?.method !== undefined ? this.#shared.child(routeOptions) : this.#shared
   }
 }
 
