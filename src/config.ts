@@ -27,7 +27,7 @@ export const ConfigSchema = Type.Object({
   ),
   DATABASE_POOL_MAX: Int(10, 1, 1000, 'PostgreSQL pool size'),
   DATABASE_STATEMENT_TIMEOUT_MS: Int(5000, 100, 600_000, 'PostgreSQL statement timeout'),
-  DATABASE_CONNECT_TIMEOUT_MS: Int(2000, 100, 60_000, 'PostgreSQL connection timeout'),
+  DATABASE_CONNECT_TIMEOUT_MS: Int(1500, 100, 60_000, 'PostgreSQL connect / pool checkout timeout'),
   REDIS_URL: Type.Optional(
     Type.String({ pattern: '^rediss?://', description: 'redis://… for shared limits and fan-out' }),
   ),
