@@ -34,6 +34,10 @@ if (!hasPostgres)
 if (!hasRedis) left.push('the *.redis/*.multi suites (set TEST_REDIS_URL=redis://…)')
 if (left.length > 0) console.log(`npm test: left out ${left.join('; ')}`)
 
+if (files.length === 0) {
+  console.error('npm test: found no test files')
+  process.exit(1)
+}
 const extra = process.argv.slice(2)
 process.exit(
   run(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=120000', ...extra, ...files]),

@@ -5,17 +5,26 @@ import accepts from '@fastify/accepts'
 import compress from '@fastify/compress'
 import cors from '@fastify/cors'
 import helmet from '@fastify/helmet'
-import Fastify, { type FastifyInstance, LogController } from 'fastify'
-import { loadSigningKey } from './auth/keys.ts'
+import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify'
+import { AuditLog } from './audit/recorder.ts'
+import { auditRoutes } from './audit/routes.ts'
+import { AuditService } from './audit/service.ts'
+import { apiTokenRoutes } from './auth/api-token-routes.ts'
+import { ApiTokenService } from './auth/api-tokens.ts'
+import { externalProvider } from './auth/external.ts'
+import { SigningKeys } from './auth/keys.ts'
+import { liveSessionRole } from './auth/repository.ts'
 import { authRoutes } from './auth/routes.ts'
 import { AuthService } from './auth/service.ts'
+import { LoginThrottle } from './auth/throttle.ts'
 import { AccessTokens } from './auth/tokens.ts'
+import { BearerVerifier } from './auth/verifier.ts'
 import type { Config } from './config.ts'
 import { type Database, openDatabase } from './db/database.ts'
 import { migrateToLatest } from './db/migrate.ts'
 import { type EventRecorder, noEventRecorder } from './events/recorder.ts'
 import { registerAuthentication } from './http/authenticate.ts'
-import { registerErrorHandler } from './http/error-handler.ts'
+import { errorBody, registerErrorHandler } from './http/error-handler.ts'
 import { registerLifecycle, requestIdFor } from './http/lifecycle.ts'
 import { registerNotFound } from './http/not-found.ts'
 import { registerOpenApi } from './http/openapi.ts'
@@ -33,6 +42,8 @@ import { taskRoutes } from './tasks/routes.ts'
 import { TaskSchema } from './tasks/schemas.ts'
 import { TaskService } from './tasks/service.ts'
 import { type Clock, systemClock } from './time.ts'
+import { userRoutes } from './users/routes.ts'
+import { UserService } from './users/service.ts'
 import { openWakeups, type Wakeups } from './wakeup.ts'
 
 export const VERSION = '0.1.0'
@@ -69,6 +80,10 @@ const REDACT = [
   '*.refreshToken',
   '*.token',
   '*.secret',
+  '*.privateKey',
+  '*.private_key',
+  '*.KEY_ENCRYPTION_SECRET',
+  '*.JWT_PRIVATE_KEY',
 ]
 
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
@@ -94,6 +109,20 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    // A URL that cannot be decoded names no resource: 404 in the API's error shape.
+    frameworkErrors: (error, request, rawReply) => {
+      const status = error.code === 'FST_ERR_BAD_URL' ? 404 : 400
+      const reply = rawReply as FastifyReply
+      reply
+        .code(status)
+        .header('x-request-id', request.id)
+        .type('application/json; charset=utf-8')
+        .send(
+          status === 404
+            ? errorBody(request, 'NOT_FOUND', 'Route not found')
+            : errorBody(request, 'MALFORMED_JSON', 'Request could not be read'),
+        )
+    },
   })
   app.decorate('database', database)
   app.decorate('beginShutdown', () => {
@@ -102,29 +131,50 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
   try {
     await migrateToLatest(database)
-    const signingKey = await loadSigningKey({
-      privateKeyPem: config.JWT_PRIVATE_KEY,
+    const signingKeys = await SigningKeys.open({
+      database,
+      secret: config.KEY_ENCRYPTION_SECRET,
+      importPem: config.JWT_PRIVATE_KEY,
       dataDir: config.DATA_DIR,
+      accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     })
+    const checkSession = (userId: string, sessionId: string | undefined) =>
+      liveSessionRole(database.db, userId, sessionId)
     const tokens = new AccessTokens(
       {
         issuer: config.JWT_ISSUER,
         audience: config.JWT_AUDIENCE,
         accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+        recheckMs: config.CREDENTIAL_RECHECK_MS,
       },
-      signingKey,
+      signingKeys,
+      checkSession,
     )
+    const audit = new AuditLog(clock)
     const auth = new AuthService({
       database,
       tokens,
       clock,
       refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+      audit,
+      throttle: new LoginThrottle(
+        {
+          maxPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+          maxPerAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
+          lockoutSeconds: config.LOGIN_LOCKOUT_SECONDS,
+        },
+        clock,
+      ),
     })
+    const apiTokens = new ApiTokenService({ database, audit, clock, recheckMs: config.CREDENTIAL_RECHECK_MS })
+    const external = externalProvider(config, { database, audit, clock, checkUser: checkSession })
+    const users = new UserService({ database, audit, clock })
     const tasks = new TaskService({
       database,
       clock,
       events: overrides.events ?? noEventRecorder,
       requireIfMatch: config.REQUIRE_IF_MATCH,
+      audit,
     })
     const idempotency = new IdempotencyService({ database, clock, ttlHours: config.IDEMPOTENCY_TTL_HOURS })
     const metrics = new Metrics()
@@ -150,9 +200,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     registerLifecycle(app, { isShuttingDown: () => state.shuttingDown })
     metrics.register(app)
 
-    const { resolvePrincipal, enforceAccess } = registerAuthentication(app, {
-      verifyBearer: (token) => tokens.verify(token),
-    })
+    const { resolvePrincipal, enforceAccess } = registerAuthentication(
+      app,
+      new BearerVerifier({ tokens, apiTokens, external }),
+    )
     const applyRateLimit = await registerRateLimits(app, config, redis)
     app.addHook('onRequest', resolvePrincipal)
     app.addHook('onRequest', applyRateLimit)
@@ -198,6 +249,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         'Allow',
       ],
       maxAge: 600,
+      // A bare OPTIONS (no Origin) is answered like a preflight rather than with a text/plain 400.
+      strictPreflight: false,
     })
     await app.register(compress, {
       global: true,
@@ -217,6 +270,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     )
     await app.register(authRoutes({ auth, tokens }))
     await app.register(taskRoutes({ tasks, idempotency }))
+    await app.register(apiTokenRoutes({ apiTokens }))
+    await app.register(userRoutes({ users }))
+    await app.register(auditRoutes({ audit: new AuditService(database) }))
 
     if (overrides.backgroundJobs !== false) {
       const purge = startPurgeJob({

@@ -35,7 +35,9 @@ export const ConfigSchema = Type.Object({
   TRUST_PROXY: Bool(false, 'Trust X-Forwarded-For for the client address'),
   JWT_ISSUER: Str('task-tracker', 'iss claim of access tokens'),
   JWT_AUDIENCE: Str('task-tracker-api', 'aud claim of access tokens'),
-  JWT_PRIVATE_KEY: OptionalSecret('PKCS#8 PEM Ed25519 private key; generated into DATA_DIR when unset'),
+  JWT_PRIVATE_KEY: OptionalSecret(
+    'PKCS#8 PEM Ed25519 private key, imported once into the database key set (one is generated there when unset)',
+  ),
   ACCESS_TOKEN_TTL_SECONDS: Int(900, 30, 86_400, 'Access token lifetime'),
   REFRESH_TOKEN_TTL_SECONDS: Int(30 * 86_400, 60, 365 * 86_400, 'Refresh token lifetime'),
   RATE_LIMIT_PER_MINUTE: Int(600, 0, 1_000_000, 'Requests per minute per user (0 = off)'),
@@ -58,6 +60,41 @@ export const ConfigSchema = Type.Object({
   PURGE_INTERVAL_SECONDS: Int(3600, 1, 86_400, 'How often the purge job runs'),
   IDEMPOTENCY_TTL_HOURS: Int(24, 1, 720, 'How long Idempotency-Key responses are replayed'),
   REQUIRE_IF_MATCH: Bool(false, 'Require If-Match on PATCH and DELETE (428 without it)'),
+  KEY_ENCRYPTION_SECRET: Type.Optional(
+    Type.String({
+      minLength: 32,
+      description: 'Encrypts signing keys stored in the database (AES-256-GCM); at least 32 characters',
+    }),
+  ),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: Int(5, 1, 1000, 'Failed logins per email before it is locked'),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: Int(
+    100,
+    1,
+    100_000,
+    'Failed logins per client address before it is locked',
+  ),
+  LOGIN_LOCKOUT_SECONDS: Int(900, 1, 86_400, 'Failure-counting window and lockout length'),
+  AUTH_JWKS_URL: Type.Optional(
+    Type.String({ pattern: '^https?://', description: 'JWKS of an external OpenID Connect provider' }),
+  ),
+  AUTH_ISSUER: Type.Optional(Type.String({ minLength: 1, description: 'iss of the external provider' })),
+  AUTH_AUDIENCE: Type.Optional(
+    Type.String({ minLength: 1, description: 'aud the provider puts in tokens for us' }),
+  ),
+  AUTH_SCOPE_CLAIM: Str('scope', 'Claim holding scopes in external tokens (space-separated or array)'),
+  AUTH_ROLE_CLAIM: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'Claim holding the role in external tokens; unset = role kept locally',
+    }),
+  ),
+  AUTH_ALGORITHMS: Str('RS256,PS256,ES256,EdDSA', 'Algorithms accepted from the external provider'),
+  CREDENTIAL_RECHECK_MS: Int(
+    5000,
+    0,
+    300_000,
+    'How long a verified credential is trusted before its account, session or API token is re-checked in the database',
+  ),
   REDIS_KEY_PREFIX: Str(
     'tt:',
     'Prefix of every Redis key and channel (several deployments can share one Redis)',

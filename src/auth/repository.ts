@@ -84,3 +84,77 @@ export async function insertRefreshToken(
     })
     .execute()
 }
+
+export interface RefreshTokenRow {
+  id: string
+  userId: string
+  familyId: string
+  expiresAt: string
+  usedAt: string | null
+  revokedAt: string | null
+}
+
+export async function findRefreshToken(
+  db: Executor,
+  tokenHash: string,
+): Promise<RefreshTokenRow | undefined> {
+  const row = await db
+    .selectFrom('refresh_tokens')
+    .select(['id', 'user_id', 'family_id', 'expires_at', 'used_at', 'revoked_at'])
+    .where('token_hash', '=', tokenHash)
+    .executeTakeFirst()
+  if (!row) return undefined
+  return {
+    id: row.id,
+    userId: row.user_id,
+    familyId: row.family_id,
+    expiresAt: toIso(row.expires_at),
+    usedAt: row.used_at === null ? null : toIso(row.used_at),
+    revokedAt: row.revoked_at === null ? null : toIso(row.revoked_at),
+  }
+}
+
+/** Marks a refresh token spent; false when another request spent (or revoked) it first. */
+export async function spendRefreshToken(db: Executor, id: string, now: string): Promise<boolean> {
+  const result = await db
+    .updateTable('refresh_tokens')
+    .set({ used_at: now })
+    .where('id', '=', id)
+    .where('used_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows) === 1
+}
+
+export async function revokeFamily(db: Executor, familyId: string, now: string): Promise<void> {
+  await db
+    .updateTable('refresh_tokens')
+    .set({ revoked_at: now })
+    .where('family_id', '=', familyId)
+    .where('revoked_at', 'is', null)
+    .execute()
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** The account's role when it exists and, for a session token, its refresh family is not revoked. */
+export async function liveSessionRole(
+  db: Executor,
+  userId: string,
+  familyId: string | undefined,
+): Promise<{ role: Role } | undefined> {
+  if (!UUID.test(userId) || (familyId !== undefined && !UUID.test(familyId))) return undefined
+  const user = await db.selectFrom('users').select('role').where('id', '=', userId).executeTakeFirst()
+  if (!user) return undefined
+  if (familyId !== undefined) {
+    const revoked = await db
+      .selectFrom('refresh_tokens')
+      .select('id')
+      .where('family_id', '=', familyId)
+      .where('revoked_at', 'is not', null)
+      .limit(1)
+      .executeTakeFirst()
+    if (revoked) return undefined
+  }
+  return { role: user.role }
+}

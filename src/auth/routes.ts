@@ -1,9 +1,10 @@
-// HTTP for registration, login, the current user and the public keys.
+// HTTP for registration, login, refresh, logout, the current user and the public keys.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { errorResponses } from '../http/schemas.ts'
-import { JwksSchema, LoginBody, RegisterBody, TokenPairSchema, UserSchema } from './schemas.ts'
+import { originOf } from '../http/authenticate.ts'
+import { errorResponses, NoContent } from '../http/schemas.ts'
+import { JwksSchema, LoginBody, RefreshBody, RegisterBody, TokenPairSchema, UserSchema } from './schemas.ts'
 import type { AuthService } from './service.ts'
 import type { AccessTokens } from './tokens.ts'
 
@@ -27,7 +28,7 @@ export function authRoutes(deps: { auth: AuthService; tokens: AccessTokens }) {
         },
       },
       async (request, reply) => {
-        const user = await auth.register(request.body)
+        const user = await auth.register(request.body, originOf(request))
         return reply.code(201).header('location', '/v1/me').send(user)
       },
     )
@@ -39,15 +40,55 @@ export function authRoutes(deps: { auth: AuthService; tokens: AccessTokens }) {
         schema: {
           tags: TAG,
           summary: 'Log in with email and password',
-          description: 'A wrong email and a wrong password get the same 401 INVALID_CREDENTIALS.',
+          description:
+            'A wrong email and a wrong password get the same 401 INVALID_CREDENTIALS. Repeated failures for one email or one client address are throttled: 429 TOO_MANY_ATTEMPTS with Retry-After.',
           security: [],
           body: LoginBody,
           response: { 200: TokenPairSchema, ...errorResponses(400, 401, 413, 415, 422) },
         },
       },
       async (request, reply) => {
-        const pair = await auth.login(request.body)
+        const pair = await auth.login(request.body, originOf(request))
         return reply.header('cache-control', 'no-store').send(pair)
+      },
+    )
+
+    r.post(
+      '/v1/auth/refresh',
+      {
+        config: { public: true, rateLimitPolicy: 'auth' },
+        schema: {
+          tags: TAG,
+          summary: 'Exchange a refresh token for a new pair',
+          description:
+            'The refresh token is spent. Presenting a spent one again revokes its whole session (every refresh token of the family, and the access tokens issued from it): 401 INVALID_TOKEN.',
+          security: [],
+          body: RefreshBody,
+          response: { 200: TokenPairSchema, ...errorResponses(400, 401, 413, 415, 422) },
+        },
+      },
+      async (request, reply) => {
+        const pair = await auth.refresh(request.body.refreshToken, originOf(request))
+        return reply.header('cache-control', 'no-store').send(pair)
+      },
+    )
+
+    r.post(
+      '/v1/auth/logout',
+      {
+        config: { scope: 'none' },
+        schema: {
+          tags: TAG,
+          summary: 'End a session',
+          description:
+            'Revokes the session the refresh token belongs to (its refresh tokens and the access tokens issued from it). Unknown or foreign refresh tokens change nothing; the answer is 204 either way.',
+          body: RefreshBody,
+          response: { 204: NoContent, ...errorResponses(400, 401, 403, 413, 415, 422) },
+        },
+      },
+      async (request, reply) => {
+        await auth.logout(request.principal!, request.body.refreshToken)
+        return reply.code(204).send(null)
       },
     )
 
@@ -75,7 +116,8 @@ export function authRoutes(deps: { auth: AuthService; tokens: AccessTokens }) {
           response: { 200: JwksSchema },
         },
       },
-      async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(tokens.jwks()),
+      async (_request, reply) =>
+        reply.header('cache-control', 'public, max-age=300').send(await tokens.jwks()),
     )
   }
 }

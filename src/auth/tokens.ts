@@ -1,96 +1,163 @@
-// Access tokens: JWTs signed with the Ed25519 key, verified with a pinned
-// algorithm, issuer, audience and key set. Verified tokens are cached until
-// they expire so a hot path pays for one signature check per token, not per request.
+// Access tokens: JWTs signed with the active database key, verified with a pinned
+// algorithm, issuer, audience and key set. Verified tokens are cached until they
+// expire so the hot path pays one signature check per token, not per request; the
+// account and session (refresh family) behind a token are re-checked at most every
+// few seconds, so deleting a user or revoking a session takes effect promptly.
 import { createHash, randomBytes } from 'node:crypto'
-import { createLocalJWKSet, type JSONWebKeySet, jwtVerify, SignJWT } from 'jose'
+import { jwtVerify, SignJWT } from 'jose'
 import { v7 as uuidv7 } from 'uuid'
 import { ApiError } from '../errors.ts'
-import type { SigningKey } from './keys.ts'
-import type { Principal, Role } from './scopes.ts'
+import type { SigningKeys } from './keys.ts'
+import { effectiveScopes, isRole, type Principal, type Role } from './scopes.ts'
 
 export interface TokenSettings {
   issuer: string
   audience: string
   accessTtlSeconds: number
+  /** How long a live-session check is reused (CREDENTIAL_RECHECK_MS). */
+  recheckMs: number
 }
+
+/** Answers whether the account (and session) behind a token is still live, and the account's role now. */
+export type SessionCheck = (
+  userId: string,
+  sessionId: string | undefined,
+) => Promise<{ role: Role } | undefined>
 
 const VERIFIED_CACHE_MAX = 10_000
 
 export const invalidToken = (message = 'Access token is invalid or expired') =>
   new ApiError('INVALID_TOKEN', message, { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } })
 
+interface Verified {
+  userId: string
+  scopes: string[]
+  sessionId: string | undefined
+  expiresAtMs: number
+}
+
+/** A small bounded map: evicts the oldest entry when full. */
+export class BoundedCache<V> extends Map<string, V> {
+  readonly #max: number
+  constructor(max: number) {
+    super()
+    this.#max = max
+  }
+  override set(key: string, value: V): this {
+    if (this.size >= this.#max && !this.has(key)) {
+      const oldest = this.keys().next().value
+      if (oldest !== undefined) this.delete(oldest)
+    }
+    return super.set(key, value)
+  }
+}
+
 export class AccessTokens {
   readonly #settings: TokenSettings
-  readonly #signing: SigningKey
-  readonly #jwks: JSONWebKeySet
-  readonly #keySet: ReturnType<typeof createLocalJWKSet>
-  readonly #verified = new Map<string, { principal: Principal; expiresAtMs: number }>()
+  readonly #keys: SigningKeys
+  readonly #checkSession: SessionCheck
+  readonly #verified = new BoundedCache<Verified>(VERIFIED_CACHE_MAX)
+  readonly #sessions = new BoundedCache<{ role: Role | undefined; checkedAtMs: number }>(VERIFIED_CACHE_MAX)
 
-  constructor(settings: TokenSettings, signing: SigningKey) {
+  constructor(settings: TokenSettings, keys: SigningKeys, checkSession: SessionCheck) {
     this.#settings = settings
-    this.#signing = signing
-    this.#jwks = { keys: [signing.publicJwk] }
-    this.#keySet = createLocalJWKSet(this.#jwks)
+    this.#keys = keys
+    this.#checkSession = checkSession
   }
 
   get ttlSeconds(): number {
     return this.#settings.accessTtlSeconds
   }
 
-  jwks(): JSONWebKeySet {
-    return this.#jwks
+  async jwks() {
+    await this.#keys.refreshIfStale()
+    return this.#keys.jwks()
   }
 
-  async issue(user: { id: string; role: Role }, scopes: readonly string[]): Promise<string> {
-    return new SignJWT({ role: user.role, scope: scopes.join(' ') })
-      .setProtectedHeader({ alg: this.#signing.alg, kid: this.#signing.kid, typ: 'JWT' })
+  async issue(
+    user: { id: string; role: Role },
+    scopes: readonly string[],
+    sessionId: string,
+  ): Promise<string> {
+    await this.#keys.refreshIfStale()
+    const key = this.#keys.active
+    return new SignJWT({ role: user.role, scope: scopes.join(' '), sid: sessionId })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
       .setIssuer(this.#settings.issuer)
       .setAudience(this.#settings.audience)
       .setSubject(user.id)
       .setJti(uuidv7())
       .setIssuedAt()
       .setExpirationTime(`${this.#settings.accessTtlSeconds}s`)
-      .sign(this.#signing.privateKey)
+      .sign(key.privateKey)
+  }
+
+  /** Forgets cached session checks, after this instance revoked a session or changed a role. */
+  forgetSessions(): void {
+    this.#sessions.clear()
   }
 
   /** Verifies a JWT access token; throws INVALID_TOKEN for anything wrong with it. */
   async verify(token: string): Promise<Principal> {
     const now = Date.now()
-    const cached = this.#verified.get(token)
-    if (cached && cached.expiresAtMs > now) return cached.principal
-    if (cached) this.#verified.delete(token)
+    let verified = this.#verified.get(token)
+    if (verified && verified.expiresAtMs <= now) {
+      this.#verified.delete(token)
+      throw invalidToken()
+    }
+    if (!verified) {
+      verified = await this.#verifySignature(token)
+      this.#verified.set(token, verified)
+    }
+    const role = await this.#liveRole(verified.userId, verified.sessionId, now)
+    if (!role) throw invalidToken('This session has ended or its account no longer exists')
+    return {
+      userId: verified.userId,
+      role,
+      scopes: effectiveScopes(role, verified.scopes),
+      via: 'session',
+      ...(verified.sessionId ? { sessionId: verified.sessionId } : {}),
+    }
+  }
+
+  async #verifySignature(token: string): Promise<Verified> {
+    await this.#keys.refreshIfStale()
     let payload: Record<string, unknown>
     try {
-      ;({ payload } = await jwtVerify(token, this.#keySet, {
+      ;({ payload } = await jwtVerify(token, this.#keys.resolve, {
         algorithms: ['EdDSA'],
         issuer: this.#settings.issuer,
         audience: this.#settings.audience,
+        typ: 'JWT',
         requiredClaims: ['sub', 'exp', 'iat', 'jti'],
       }))
     } catch {
       throw invalidToken()
     }
-    const role = payload.role
-    const scope = payload.scope
+    const { role, scope, sub, sid } = payload
     if (
-      (role !== 'user' && role !== 'admin') ||
+      !isRole(role) ||
       typeof scope !== 'string' ||
-      typeof payload.sub !== 'string'
+      typeof sub !== 'string' ||
+      (sid !== undefined && typeof sid !== 'string')
     ) {
       throw invalidToken()
     }
-    const principal: Principal = {
-      userId: payload.sub,
-      role,
-      scopes: new Set(scope.split(' ').filter(Boolean)),
-      via: 'session',
+    return {
+      userId: sub,
+      scopes: scope.split(' ').filter(Boolean),
+      sessionId: sid,
+      expiresAtMs: Number(payload.exp) * 1000,
     }
-    if (this.#verified.size >= VERIFIED_CACHE_MAX) {
-      const oldest = this.#verified.keys().next().value
-      if (oldest !== undefined) this.#verified.delete(oldest)
-    }
-    this.#verified.set(token, { principal, expiresAtMs: Number(payload.exp) * 1000 })
-    return principal
+  }
+
+  async #liveRole(userId: string, sessionId: string | undefined, now: number): Promise<Role | undefined> {
+    const key = `${userId}:${sessionId ?? ''}`
+    const cached = this.#sessions.get(key)
+    if (cached && now - cached.checkedAtMs < this.#settings.recheckMs) return cached.role
+    const live = await this.#checkSession(userId, sessionId)
+    this.#sessions.set(key, { role: live?.role, checkedAtMs: now })
+    return live?.role
   }
 }
 

@@ -62,6 +62,56 @@ export interface IdempotencyKeysTable {
   expires_at: Timestamp
 }
 
+export interface SigningKeysTable {
+  kid: string
+  alg: string
+  public_jwk: string
+  /** PKCS#8 PEM, or an AES-256-GCM envelope when KEY_ENCRYPTION_SECRET is set. */
+  private_key: string
+  created_at: Timestamp
+  retired_at: NullableTimestamp
+}
+
+export interface ApiTokensTable {
+  id: string
+  user_id: string
+  name: string
+  token_hash: string
+  /** Space-separated scopes. */
+  scopes: string
+  created_at: Timestamp
+  expires_at: NullableTimestamp
+  revoked_at: NullableTimestamp
+}
+
+export interface IdentitiesTable {
+  issuer: string
+  subject: string
+  user_id: string
+  created_at: Timestamp
+}
+
+export interface LoginAttemptsTable {
+  key: string
+  failures: number
+  /** Epoch milliseconds (bigint on PostgreSQL, read back as a string). */
+  window_started_ms: ColumnType<number | string, number, number>
+  locked_until_ms: ColumnType<number | string, number, number>
+}
+
+export interface AuditEventsTable {
+  id: string
+  at: Timestamp
+  actor_id: string | null
+  action: string
+  target_type: string | null
+  target_id: string | null
+  address: string | null
+  request_id: string | null
+  /** JSON object. */
+  details: string
+}
+
 /** Exact task counts by owner ('*' = all), deleted (0/1), status and priority; maintained by triggers (migration 0003). */
 export interface TaskCountsTable {
   scope: string
@@ -83,6 +133,11 @@ export interface Schema {
   tasks: TasksTable
   task_tags: TaskTagsTable
   idempotency_keys: IdempotencyKeysTable
+  signing_keys: SigningKeysTable
+  api_tokens: ApiTokensTable
+  identities: IdentitiesTable
+  login_attempts: LoginAttemptsTable
+  audit_events: AuditEventsTable
   task_counts: TaskCountsTable
   task_tag_counts: TaskTagCountsTable
 }

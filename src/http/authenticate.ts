@@ -2,9 +2,9 @@
 // the Bearer credential (so limits can be per user) and `enforceAccess` rejects
 // afterwards, so even bad-token floods are rate limited per address.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { Principal } from '../auth/scopes.ts'
+import type { Principal, RequestOrigin } from '../auth/scopes.ts'
 import { invalidToken } from '../auth/tokens.ts'
-import { ApiError } from '../errors.ts'
+import { ApiError, serviceUnavailable } from '../errors.ts'
 
 export interface CredentialVerifier {
   /** Resolves a bearer credential (JWT or personal API token) or throws INVALID_TOKEN. */
@@ -12,6 +12,29 @@ export interface CredentialVerifier {
 }
 
 const BEARER = /^Bearer[ ]+([^\s]+)\s*$/i
+/** Longer bearer values are refused before any parsing (no legitimate token is near this). */
+const MAX_TOKEN_LENGTH = 8192
+
+/** What every route declares about access, collected as routes are registered (the route/scope walk test reads it). */
+export interface RouteAccess {
+  method: string
+  url: string
+  public: boolean
+  scope: string | undefined
+  sessionOnly: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every registered route with its access declaration. */
+    routeAccess(): RouteAccess[]
+  }
+}
+
+/** Where a request came from, for the audit log. */
+export function originOf(request: FastifyRequest): RequestOrigin {
+  return { requestId: String(request.id), address: request.ip }
+}
 
 export function registerAuthentication(
   app: FastifyInstance,
@@ -22,19 +45,45 @@ export function registerAuthentication(
 } {
   app.decorateRequest('principal', null)
   app.decorateRequest('authError', null)
+  // Route options objects, read once every plugin's onRoute hooks have run (a plugin may mark its routes later).
+  const routes: { method: string | string[]; url: string; config?: unknown }[] = []
+  app.decorate('routeAccess', () =>
+    routes.flatMap((route) => {
+      const config = (route.config ?? {}) as { public?: boolean; scope?: string; sessionOnly?: boolean }
+      return [route.method].flat().map((method) => ({
+        method,
+        url: route.url,
+        public: config.public === true,
+        scope: config.scope,
+        sessionOnly: config.sessionOnly === true,
+      }))
+    }),
+  )
+  app.addHook('onRoute', (route) => {
+    // OPTIONS exists only for CORS preflights (@fastify/cors), which browsers send without credentials.
+    if ([route.method].flat().every((m) => m === 'OPTIONS'))
+      route.config = { ...(route.config ?? {}), public: true }
+    routes.push(route)
+  })
 
   async function resolvePrincipal(request: FastifyRequest): Promise<void> {
     const header = request.headers.authorization
     if (header === undefined || request.is404) return
     const match = BEARER.exec(header)
-    if (!match?.[1]) {
+    if (!match?.[1] || match[1].length > MAX_TOKEN_LENGTH) {
       request.authError = invalidToken('Authorization header must be "Bearer <token>"')
       return
     }
     try {
-      request.principal = await verifier.verifyBearer(match[1])
+      const principal = await verifier.verifyBearer(match[1])
+      // A copy per request: verified principals are cached and shared between requests.
+      request.principal = { ...principal, origin: originOf(request) }
     } catch (error) {
-      request.authError = error instanceof ApiError ? error : invalidToken()
+      if (!(error instanceof ApiError))
+        request.log.warn({ err: error }, 'credential verification failed unexpectedly')
+      // Anything but an ApiError is our failure (e.g. the database), not a bad credential.
+      request.authError =
+        error instanceof ApiError ? error : serviceUnavailable('Credentials cannot be checked right now')
     }
   }
 

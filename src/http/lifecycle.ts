@@ -16,7 +16,8 @@ export function requestIdFor(raw: RawRequestDefaultExpression): string {
 export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(): boolean }): void {
   // JSON bodies: an empty body is "no body" (schemas decide whether one is required),
   // anything unparseable is 400 MALFORMED_JSON. merge-patch+json is JSON too.
-  app.removeContentTypeParser(['application/json'])
+  // Only JSON bodies are accepted: Fastify's text/plain parser goes, so such bodies get 415.
+  app.removeAllContentTypeParsers()
   app.addContentTypeParser(
     ['application/json', 'application/merge-patch+json'],
     { parseAs: 'string' },

@@ -22,6 +22,21 @@ function makeAjv(coerceTypes: false | 'array'): Ajv {
     verbose: true,
   })
   addFormats(ajv, ['date-time', 'email', 'uri', 'uuid'])
+  // Rules that hold after normalisation, checked in the same pass as the rest so
+  // that one response lists every problem (a length after trimming, distinct tags).
+  ajv.addKeyword({
+    keyword: 'x-trimmed-max-length',
+    type: 'string',
+    schemaType: 'number',
+    validate: (max: number, data: string) => [...data.trim()].length <= max,
+  })
+  ajv.addKeyword({
+    keyword: 'x-max-distinct',
+    type: 'array',
+    schemaType: 'number',
+    validate: (max: number, data: unknown[]) =>
+      new Set(data.map((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v))).size <= max,
+  })
   return ajv
 }
 
@@ -81,6 +96,10 @@ function messageFor(error: ErrorObject, field: string): string {
       return `must be ${params.comparison === '>=' ? 'at least' : 'greater than'} ${params.limit}`
     case 'maximum':
       return `must be ${params.comparison === '<=' ? 'at most' : 'less than'} ${params.limit}`
+    case 'x-trimmed-max-length':
+      return `must be at most ${error.schema as number} characters`
+    case 'x-max-distinct':
+      return `must have at most ${error.schema as number} distinct items`
     case 'pattern':
       return typeof custom === 'string' ? custom : 'has an invalid format'
     case 'format':

@@ -13,7 +13,8 @@ const commaList = (values: readonly string[]) => `^(${values.join('|')})(,(${val
 
 const Title = Type.Unsafe<string>({
   type: 'string',
-  maxLength: 400,
+  maxLength: 1000,
+  'x-trimmed-max-length': 200,
   allOf: [
     { pattern: '\\S', 'x-error': 'must not be empty' },
     { pattern: '^[^\\u0000-\\u001F\\u007F]*$', 'x-error': 'must not contain control characters' },
@@ -29,6 +30,7 @@ const Tags = Type.Array(
   }),
   {
     maxItems: 100,
+    'x-max-distinct': 20,
     description: 'At most 20 distinct tags; each trimmed and lower-cased, 1–40 of [a-z0-9_-]',
   },
 )

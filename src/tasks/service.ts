@@ -1,6 +1,7 @@
 // Task business rules: validation beyond the schema, ownership through the
 // policy module, preconditions, the transaction and the event row. Knows no HTTP.
 import { v7 as uuidv7 } from 'uuid'
+import { type AuditRecorder, noAuditRecorder } from '../audit/recorder.ts'
 import type { Principal } from '../auth/scopes.ts'
 import { ifMatchSatisfied } from '../conditional.ts'
 import { type Database, type Executor, runInTransaction } from '../db/database.ts'
@@ -38,12 +39,21 @@ export class TaskService {
   readonly #clock: Clock
   readonly #events: EventRecorder
   readonly #requireIfMatch: boolean
+  readonly #audit: AuditRecorder
 
-  constructor(deps: { database: Database; clock: Clock; events: EventRecorder; requireIfMatch: boolean }) {
+  constructor(deps: {
+    database: Database
+    clock: Clock
+    events: EventRecorder
+    requireIfMatch: boolean
+    /** Records changes made to someone else's task (an admin's), in the same transaction. */
+    audit?: AuditRecorder
+  }) {
     this.#database = deps.database
     this.#clock = deps.clock
     this.#events = deps.events
     this.#requireIfMatch = deps.requireIfMatch
+    this.#audit = deps.audit ?? noAuditRecorder
   }
 
   /** Creates a task owned by the caller; `alsoInTransaction` lets the caller commit more with it (the idempotency record). */
@@ -93,7 +103,13 @@ export class TaskService {
       this.#checkPrecondition(task, pre)
       const changes = changedFields(task, patch)
       if (Object.keys(changes).length === 0) return task
-      return this.#apply(trx, task, { ...changes, updatedAt: this.#clock().toISOString() }, 'task.updated')
+      return this.#apply(
+        trx,
+        task,
+        { ...changes, updatedAt: this.#clock().toISOString() },
+        'task.updated',
+        principal,
+      )
     })
   }
 
@@ -104,7 +120,7 @@ export class TaskService {
         throw forbidden('Only the owner of this task (or an admin) may delete it')
       this.#checkPrecondition(task, pre)
       const now = this.#clock().toISOString()
-      return this.#apply(trx, task, { deletedAt: now, updatedAt: now }, 'task.deleted')
+      return this.#apply(trx, task, { deletedAt: now, updatedAt: now }, 'task.deleted', principal)
     })
   }
 
@@ -122,6 +138,7 @@ export class TaskService {
         task,
         { deletedAt: null, updatedAt: this.#clock().toISOString() },
         'task.restored',
+        principal,
       )
     })
   }
@@ -144,10 +161,12 @@ export class TaskService {
     task: Task,
     change: TaskChange,
     event: 'task.updated' | 'task.deleted' | 'task.restored',
+    principal: Principal,
   ): Promise<Task> {
     const updated = await updateTaskVersioned(trx, task.id, task.version, change)
     if (!updated) throw new ConcurrentChange()
     await this.#events.recordTaskEvent(trx, event, updated)
+    await this.#audit.recordTaskChange(trx, principal, event, updated)
     return updated
   }
 

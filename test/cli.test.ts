@@ -1,0 +1,121 @@
+// The command-line tool, run as a real process against a real database.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { buildApp } from '../src/app.ts'
+import { configFrom } from '../src/config.ts'
+import { errorOf, freshPostgresSchema, PASSWORD, testEngines, uniqueEmail } from './helpers.ts'
+
+for (const engine of testEngines()) {
+  describe(`task-tracker command line (${engine})`, () => {
+    it('migrates, creates an admin, changes roles and rotates keys', async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'tt-cli-'))
+      const pg = engine === 'postgres' ? await freshPostgresSchema() : undefined
+      const env: Record<string, string> = {
+        PATH: process.env.PATH ?? '',
+        DATA_DIR: dataDir,
+        ...(pg ? { DATABASE_URL: pg.url } : {}),
+      }
+      const cli = (args: string[], extra: Record<string, string> = {}, input?: string) =>
+        spawnSync(process.execPath, ['bin/task-tracker.js', ...args], {
+          env: { ...env, ...extra },
+          input,
+          encoding: 'utf8',
+        })
+      try {
+        const migrate = cli(['migrate'])
+        assert.equal(migrate.status, 0, migrate.stderr)
+        assert.match(migrate.stdout, /0002-auth/)
+
+        const email = uniqueEmail('Admin')
+        const created = cli(['user', 'create', '--email', email, '--name', 'Ada', '--role', 'admin'], {
+          TASK_TRACKER_PASSWORD: PASSWORD,
+        })
+        assert.equal(created.status, 0, created.stderr)
+        assert.match(created.stdout, /created admin/)
+        const viaStdin = cli(
+          ['user', 'create', '--email', uniqueEmail(), '--name', 'Bo'],
+          {},
+          `${PASSWORD}\n`,
+        )
+        assert.equal(viaStdin.status, 0, viaStdin.stderr)
+        assert.match(viaStdin.stdout, /created user/)
+
+        const short = cli(['user', 'create', '--email', uniqueEmail(), '--name', 'X'], {
+          TASK_TRACKER_PASSWORD: 'short',
+        })
+        assert.equal(short.status, 1)
+        assert.match(short.stderr, /password/)
+        assert.ok(!short.stderr.includes('short\n'))
+        assert.equal(
+          cli(['user', 'create', '--email', 'a@b.co', '--name', 'X', '--password', 'x'.repeat(20)]).status,
+          64,
+        )
+        const taken = cli(['user', 'create', '--email', email, '--name', 'Y'], {
+          TASK_TRACKER_PASSWORD: PASSWORD,
+        })
+        assert.equal(taken.status, 1)
+
+        const app = await buildApp(configFrom({ ...env, LOG_LEVEL: 'silent', CREDENTIAL_RECHECK_MS: 0 }), {
+          backgroundJobs: false,
+        })
+        try {
+          const login = await app.inject({
+            method: 'POST',
+            url: '/v1/auth/login',
+            payload: { email, password: PASSWORD },
+          })
+          assert.equal(login.statusCode, 200)
+          const auth = { authorization: `Bearer ${(login.json() as { accessToken: string }).accessToken}` }
+          assert.equal((await app.inject({ url: '/v1/users', headers: auth })).statusCode, 200)
+
+          const demoted = cli(['user', 'set-role', '--email', email.toUpperCase(), '--role', 'user'])
+          assert.equal(demoted.status, 0, demoted.stderr)
+          const denied = await app.inject({ url: '/v1/users', headers: auth })
+          assert.equal(denied.statusCode, 403)
+          assert.equal(errorOf(denied).code, 'FORBIDDEN')
+          const changes = await app.database.db
+            .selectFrom('audit_events')
+            .selectAll()
+            .where('action', '=', 'user.role_changed')
+            .execute()
+          assert.equal(changes.length, 1)
+          assert.deepEqual(JSON.parse(changes[0]?.details ?? '{}'), { from: 'admin', to: 'user', via: 'cli' })
+
+          const rotated = cli(['keys', 'rotate'])
+          assert.equal(rotated.status, 0, rotated.stderr)
+          const kid = /new signing key (\S+);/.exec(rotated.stdout)?.[1]
+          const jwks = (await app.inject({ url: '/.well-known/jwks.json' })).json() as {
+            keys: { kid: string }[]
+          }
+          // The running instance learns the new key when it first sees it; a fresh JWKS read after a restart lists both.
+          const restarted = await buildApp(
+            configFrom({ ...env, LOG_LEVEL: 'silent', CREDENTIAL_RECHECK_MS: 0 }),
+            {
+              backgroundJobs: false,
+            },
+          )
+          try {
+            const after = (await restarted.inject({ url: '/.well-known/jwks.json' })).json() as {
+              keys: { kid: string }[]
+            }
+            assert.equal(after.keys.length, 2)
+            assert.ok(after.keys.some((k) => k.kid === kid))
+            assert.ok(jwks.keys.every((k) => after.keys.some((a) => a.kid === k.kid)))
+            assert.equal((await restarted.inject({ url: '/v1/me', headers: auth })).statusCode, 200)
+          } finally {
+            await restarted.close()
+          }
+        } finally {
+          await app.close()
+        }
+      } finally {
+        await pg?.drop()
+        rmSync(dataDir, { recursive: true, force: true })
+      }
+    })
+  })
+}
