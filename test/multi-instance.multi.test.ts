@@ -188,6 +188,28 @@ describe('two instances over one PostgreSQL and one Redis', () => {
     assert.equal((list.body.page as { total: number }).total, 1)
   })
 
+  it('keeps page.total exact under concurrent writes through both instances', async () => {
+    const user = await login(a)
+    const created = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        call(i % 2 === 0 ? a.base : b.base, '/v1/tasks', {
+          method: 'POST',
+          token: user.token,
+          body: { title: `concurrent ${i}`, status: i % 3 === 0 ? 'done' : 'todo', tags: ['load'] },
+        }),
+      ),
+    )
+    assert.deepEqual(
+      created.map((r) => r.status),
+      Array(12).fill(201),
+    )
+    const mine = await call(b.base, '/v1/tasks?ownerId=me&status=done&tag=load&limit=100', {
+      token: user.token,
+    })
+    assert.equal((mine.body.page as { total: number }).total, 4)
+    assert.equal((mine.body.items as unknown[]).length, 4)
+  })
+
   it('purges each due task once although both instances run the purge job', async () => {
     const user = await login(b)
     const ids: string[] = []
