@@ -5,7 +5,7 @@ import accepts from '@fastify/accepts'
 import compress from '@fastify/compress'
 import cors from '@fastify/cors'
 import helmet from '@fastify/helmet'
-import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify'
+import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import { AuditLog } from './audit/recorder.ts'
 import { auditRoutes } from './audit/routes.ts'
 import { AuditService } from './audit/service.ts'
@@ -24,7 +24,7 @@ import { type Database, openDatabase } from './db/database.ts'
 import { migrateToLatest } from './db/migrate.ts'
 import { type EventRecorder, noEventRecorder } from './events/recorder.ts'
 import { registerAuthentication } from './http/authenticate.ts'
-import { errorBody, registerErrorHandler } from './http/error-handler.ts'
+import { frameworkErrorHandler, registerErrorHandler } from './http/error-handler.ts'
 import { registerLifecycle, requestIdFor } from './http/lifecycle.ts'
 import { registerNotFound } from './http/not-found.ts'
 import { registerOpenApi } from './http/openapi.ts'
@@ -64,7 +64,7 @@ export interface AppState {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Marks the app as draining: /ready answers 503 and new requests are refused. */
+    /** Marks the app as draining: /ready answers 503; requests still served get Connection: close. */
     beginShutdown(): void
     database: Database
     /** Cross-instance wake-ups (Redis pub/sub, PostgreSQL LISTEN/NOTIFY or in-process); see src/wakeup.ts. */
@@ -109,20 +109,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
-    // A URL that cannot be decoded names no resource: 404 in the API's error shape.
-    frameworkErrors: (error, request, rawReply) => {
-      const status = error.code === 'FST_ERR_BAD_URL' ? 404 : 400
-      const reply = rawReply as FastifyReply
-      reply
-        .code(status)
-        .header('x-request-id', request.id)
-        .type('application/json; charset=utf-8')
-        .send(
-          status === 404
-            ? errorBody(request, 'NOT_FOUND', 'Route not found')
-            : errorBody(request, 'MALFORMED_JSON', 'Request could not be read'),
-        )
-    },
+    frameworkErrors: frameworkErrorHandler,
   })
   app.decorate('database', database)
   app.decorate('beginShutdown', () => {
@@ -177,8 +164,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       audit,
     })
     const idempotency = new IdempotencyService({ database, clock, ttlHours: config.IDEMPOTENCY_TTL_HOURS })
-    const metrics = new Metrics()
-    metrics.observeDatabasePool(() => database.poolStats())
+    const metrics = new Metrics({ poolStats: () => database.poolStats() })
     if (redis && !(await connectRedis(redis)))
       app.log.warn('Redis is not reachable at start: rate limits are per instance until it answers')
     const wakeups = openWakeups({
@@ -226,7 +212,12 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       .map((o) => o.trim())
       .filter(Boolean)
     await app.register(cors, {
-      origin: origins.includes('*') ? '*' : origins.length > 0 ? origins : false,
+      // A function, not the list: with a list the plugin still sends Allow-Methods/Headers and
+      // Max-Age to origins it refuses; returning false sends no CORS header at all.
+      origin: origins.includes('*')
+        ? '*'
+        : (origin: string | undefined, allow: (error: Error | null, allowed: boolean) => void) =>
+            allow(null, origin !== undefined && origins.includes(origin)),
       methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
       allowedHeaders: [
         'Authorization',

@@ -142,8 +142,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw))
   for (const error of Value.Errors(ConfigSchema, converted)) {
     const name = error.path.replace(/^\//, '')
-    // Never echo the value: it may be a secret.
-    problems.push(`${name}: ${error.message}`)
+    // Never echo the value: it may be a secret. A union of literals names its allowed values.
+    const choices = (error.schema as { anyOf?: { const?: unknown }[] }).anyOf?.map((s) => s.const)
+    const message = choices?.every((c) => typeof c === 'string')
+      ? `must be one of ${choices.join(', ')}`
+      : error.message
+    problems.push(`${name}: ${message}`)
   }
   if (problems.length > 0) throw new ConfigError([...new Set(problems)])
   return converted as Config

@@ -3,6 +3,8 @@
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig, loadDotEnv } from './config.ts'
 
+const DRAIN_GRACE_MS = 250
+
 async function main(): Promise<void> {
   loadDotEnv()
   let config: ReturnType<typeof loadConfig>
@@ -35,6 +37,15 @@ async function main(): Promise<void> {
     }, config.SHUTDOWN_TIMEOUT_MS)
     force.unref()
     try {
+      // One short pause before the listener closes lets the event loop take in connections and
+      // requests already on the wire: Node counts a socket whose request is not parsed yet as
+      // idle, and closing the server resets idle sockets, which fails requests sent before SIGTERM.
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(DRAIN_GRACE_MS, config.SHUTDOWN_TIMEOUT_MS)),
+      )
+      // Timers run before I/O in an event-loop turn; setImmediate runs after it, so even a loop
+      // that was blocked past the grace reads what is waiting on its sockets before closing.
+      await new Promise((resolve) => setImmediate(resolve))
       await app.close()
       app.log.info('shutdown complete')
       process.exit(0)

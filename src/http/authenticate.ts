@@ -62,7 +62,7 @@ export function registerAuthentication(
   app.addHook('onRoute', (route) => {
     // OPTIONS exists only for CORS preflights (@fastify/cors), which browsers send without credentials.
     if ([route.method].flat().every((m) => m === 'OPTIONS'))
-      route.config = { ...(route.config ?? {}), public: true }
+      route.config = { ...(route.config ?? {}), public: true, rateLimitPolicy: 'none' }
     routes.push(route)
   })
 

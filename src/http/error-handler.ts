@@ -22,6 +22,8 @@ const FASTIFY_CODES: Record<string, { code: ErrorCode; message: string }> = {
     message: 'Request body must be application/json',
   },
   FST_ERR_BAD_URL: { code: 'NOT_FOUND', message: 'Route not found' },
+  // A path parameter longer than the router allows is a malformed id: 404, as API.md §1 says.
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'NOT_FOUND', message: 'Route not found' },
 }
 
 /** A plugin error that only carries an HTTP status maps to the catalogue code for that status. */
@@ -153,4 +155,24 @@ export function registerErrorHandler(app: FastifyInstance): void {
       .type('application/json; charset=utf-8')
       .send(errorBody(request, c.code, c.message, c.details))
   })
+}
+
+/**
+ * Fastify's `frameworkErrors` hook: errors the router raises before any route or
+ * hook runs (undecodable URLs, over-long path parameters). Without it Fastify writes
+ * its own body, which is not the API.md §1 shape and lacks X-Request-Id.
+ */
+export function frameworkErrorHandler(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const c = classifyError(error)
+  for (const [name, value] of Object.entries(c.headers)) reply.header(name, value)
+  reply
+    .code(c.status)
+    .header('x-request-id', request.id)
+    .header('x-content-type-options', 'nosniff')
+    .type('application/json; charset=utf-8')
+    .send(errorBody(request, c.code, c.message, c.details))
 }

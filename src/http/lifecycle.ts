@@ -1,9 +1,9 @@
 // Request-scoped plumbing: request ids (API.md §0), content negotiation (406,
 // through @fastify/accepts),
-// JSON body parsing (400/415), the shutdown gate (503) and the one log line per request.
+// JSON body parsing (400/415), draining on shutdown and the one log line per request.
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest, RawRequestDefaultExpression } from 'fastify'
-import { ApiError, serviceUnavailable } from '../errors.ts'
+import { ApiError } from '../errors.ts'
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -16,8 +16,8 @@ export function requestIdFor(raw: RawRequestDefaultExpression): string {
 export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(): boolean }): void {
   // JSON bodies: an empty body is "no body" (schemas decide whether one is required),
   // anything unparseable is 400 MALFORMED_JSON. merge-patch+json is JSON too.
-  // Only JSON bodies are accepted: Fastify's text/plain parser goes, so such bodies get 415.
-  app.removeAllContentTypeParsers()
+  // Fastify's built-in text/plain parser goes too: a text body must be 415, not a string the schema rejects.
+  app.removeContentTypeParser(['application/json', 'text/plain'])
   app.addContentTypeParser(
     ['application/json', 'application/merge-patch+json'],
     { parseAs: 'string' },
@@ -46,10 +46,6 @@ export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
-    if (state.isShuttingDown()) {
-      reply.header('connection', 'close')
-      throw serviceUnavailable('The service is shutting down; retry on another instance', 5)
-    }
     if (request.is404) return
     const config = request.routeOptions.config
     if (config.public === undefined && config.scope === undefined) return // not one of ours (Swagger UI assets)
@@ -60,6 +56,15 @@ export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(
         `This endpoint produces ${produces}; the Accept header excludes it`,
       )
     }
+  })
+
+  // Draining (API.md §6): a request that reaches us after SIGTERM may have been sent before it,
+  // so it is served, not refused. Every response sent while draining (including those of requests
+  // that began earlier) carries Connection: close, so no keep-alive socket outlives its last
+  // response and holds app.close() open; the client's next request goes elsewhere (/ready is 503).
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (state.isShuttingDown()) reply.header('connection', 'close')
+    return payload
   })
 
   app.addHook('onResponse', async (request: FastifyRequest, reply) => {

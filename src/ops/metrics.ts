@@ -1,5 +1,5 @@
-// Prometheus metrics: request counts and latency by route and status, plus
-// process metrics. One registry per app so tests can build many apps.
+// Prometheus metrics: request counts and latency by route and status, the
+// database pool, and process metrics. One registry per app so tests can build many apps.
 import type { FastifyInstance } from 'fastify'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
@@ -19,8 +19,25 @@ export class Metrics {
     registers: [this.registry],
   })
 
-  constructor() {
+  constructor(deps: { poolStats?: () => { total: number; idle: number; waiting: number } | undefined } = {}) {
     collectDefaultMetrics({ register: this.registry })
+    const poolStats = deps.poolStats
+    if (poolStats) {
+      // Read at scrape time; engines without a pool (SQLite) report nothing rather than zeros.
+      new Gauge({
+        name: 'db_pool_connections',
+        help: 'Database pool connections by state (PostgreSQL): total, idle, and clients waiting for one',
+        labelNames: ['state'] as const,
+        registers: [this.registry],
+        collect() {
+          const stats = poolStats()
+          if (!stats) return
+          this.set({ state: 'total' }, stats.total)
+          this.set({ state: 'idle' }, stats.idle)
+          this.set({ state: 'waiting' }, stats.waiting)
+        },
+      })
+    }
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
@@ -35,27 +52,5 @@ export class Metrics {
       const route = request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched')
       this.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000)
     })
-  }
-
-  /** Database pool gauges (PostgreSQL), read at scrape time; nothing is registered when the engine has no pool. */
-  observeDatabasePool(poolStats: () => { total: number; idle: number; waiting: number } | undefined): void {
-    if (poolStats() === undefined) return
-    const gauge = (
-      name: string,
-      help: string,
-      pick: (s: { total: number; idle: number; waiting: number }) => number,
-    ) =>
-      new Gauge({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          const stats = poolStats()
-          if (stats) this.set(pick(stats))
-        },
-      })
-    gauge('db_pool_connections', 'Open database connections in the pool', (s) => s.total)
-    gauge('db_pool_idle_connections', 'Idle database connections in the pool', (s) => s.idle)
-    gauge('db_pool_waiting_requests', 'Queries waiting for a database connection', (s) => s.waiting)
   }
 }

@@ -35,6 +35,8 @@ export function opsRoutes(deps: { readiness: Readiness; metrics: Metrics; metric
           security: [],
           response: {
             200: Type.Object({ status: Type.Literal('ok'), time: Type.String({ format: 'date-time' }) }),
+            // Never from a dependency, but the shutdown gate (503) and Accept (406) apply to every route.
+            ...errorResponses(),
           },
         },
       },
@@ -67,7 +69,8 @@ export function opsRoutes(deps: { readiness: Readiness; metrics: Metrics; metric
     app.get(
       '/metrics',
       {
-        config: open,
+        // Prometheus text: `Accept: text/plain` must not be 406.
+        config: { ...open, produces: 'text/plain' },
         schema: {
           tags: TAG,
           summary: 'Prometheus metrics',

@@ -112,7 +112,10 @@ function filterFromQuery(raw: RawListQuery, callerId: string, details: ErrorDeta
     if (value === undefined) continue
     const normalised = normaliseTimestamp(value)
     if (normalised === undefined)
-      details.push({ field: name, message: 'must be an RFC 3339 date-time with a time zone' })
+      details.push({
+        field: name,
+        message: 'must be an RFC 3339 date-time with a time zone, in the years 0001–9999 (UTC)',
+      })
     else filter[name] = normalised
   }
   if (raw.q !== undefined) {
@@ -147,17 +150,61 @@ export function formatSort(sort: SortKey[]): string {
 function decodeCursor(cursor: string): CursorPayload | undefined {
   try {
     const payload = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as CursorPayload
-    if (payload?.v !== 1 || typeof payload.f !== 'object' || payload.f === null) return undefined
-    if (!['exclude', 'include', 'only'].includes(payload.f.deleted)) return undefined
+    if (payload?.v !== 1 || !validFilter(payload.f)) return undefined
     if (payload.s !== null && typeof payload.s !== 'string') return undefined
     const p = payload.p as Record<string, unknown>
-    const keyset = Array.isArray(p?.after) && typeof p.id === 'string'
+    const keyset = Array.isArray(p?.after) && typeof p.id === 'string' && UUID.test(p.id)
     const offset = Number.isInteger(p?.offset) && (p.offset as number) >= 0
     if (!keyset && !offset) return undefined
     return payload
   } catch {
     return undefined
   }
+}
+
+/**
+ * Cursors are not signed, so a decoded filter is checked as strictly as query
+ * parameters are: a hand-edited cursor must be a 422, never reach SQL as a bad value.
+ */
+function validFilter(f: unknown): f is TaskFilter {
+  if (typeof f !== 'object' || f === null || Array.isArray(f)) return false
+  const o = f as Record<string, unknown>
+  const isIso = (v: unknown) => typeof v === 'string' && normaliseTimestamp(v) === v
+  const listOf = (v: unknown, allowed: readonly string[]) =>
+    Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && allowed.includes(x))
+  const checks: Record<string, (v: unknown) => boolean> = {
+    deleted: (v) => v === 'exclude' || v === 'include' || v === 'only',
+    statuses: (v) => listOf(v, STATUSES),
+    priorities: (v) => listOf(v, PRIORITIES),
+    ownerId: (v) => typeof v === 'string' && UUID.test(v),
+    tag: (v) => typeof v === 'string' && TAG.test(v),
+    dueBefore: isIso,
+    dueAfter: isIso,
+    q: (v) => typeof v === 'string' && v.trim().length > 0 && v.length <= 200,
+  }
+  if (!('deleted' in o)) return false
+  return Object.entries(o).every(([k, v]) => checks[k]?.(v) ?? false)
+}
+
+/** The key values a keyset position holds for a sort, checked by type so each reaches SQL as its column's type. */
+function validPosition(position: Position, sort: SortKey[] | null): boolean {
+  if ('offset' in position) return true
+  if (sort === null) return false
+  const isIso = (v: unknown) => typeof v === 'string' && normaliseTimestamp(v) === v
+  const expected: ((v: unknown) => boolean)[] = []
+  for (const key of sort) {
+    if (key.field === 'createdAt' || key.field === 'updatedAt') expected.push(isIso)
+    else if (key.field === 'priority')
+      expected.push((v) => Number.isInteger(v) && PRIORITIES[v as number] !== undefined)
+    else if (key.field === 'title') expected.push((v) => typeof v === 'string')
+    else
+      expected.push(
+        (v) => v === 0 || v === 1,
+        (v) => v === null || isIso(v),
+      )
+  }
+  const { after } = position
+  return after.length === expected.length && expected.every((check, i) => check(after[i]))
 }
 
 const sameFilter = (a: TaskFilter, b: TaskFilter) =>
@@ -190,7 +237,11 @@ export function parseListQuery(raw: RawListQuery, callerId: string): ListPlan {
         'Query parameters are invalid',
       )
     const cursorSort = payload.s === null ? null : parseSort(payload.s, details)
-    if (details.length > 0) throw validationFailed([{ field: 'cursor', message: 'is not a valid cursor' }])
+    if (details.length > 0 || !validPosition(payload.p, cursorSort))
+      throw validationFailed(
+        [{ field: 'cursor', message: 'is not a valid cursor' }],
+        'Query parameters are invalid',
+      )
     const filterGiven =
       Object.keys(canonical(explicitFilter)).some((k) => k !== 'deleted') || raw.deleted !== undefined
     if (

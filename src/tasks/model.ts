@@ -58,10 +58,15 @@ export function normaliseTags(tags: string[], details: ErrorDetail[]): string[] 
   return out
 }
 
-/** RFC 3339 with any offset → UTC with milliseconds; undefined when unparseable. */
+/** The years RFC 3339 can write in UTC and both engines can store (PostgreSQL has no year 0). */
+const MIN_MS = Date.parse('0001-01-01T00:00:00.000Z')
+const MAX_MS = Date.parse('9999-12-31T23:59:59.999Z')
+
+/** RFC 3339 with any offset → UTC with milliseconds; undefined when unparseable or outside years 1–9999 in UTC. */
 export function normaliseTimestamp(value: string): string | undefined {
   const ms = Date.parse(value)
-  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString()
+  if (Number.isNaN(ms) || ms < MIN_MS || ms > MAX_MS) return undefined
+  return new Date(ms).toISOString()
 }
 
 /** Validates and normalises a create or patch body (already type-checked by the route schema). */
@@ -77,7 +82,12 @@ export function normaliseTaskInput(input: TaskInput): TaskInput {
       details.push({ field: 'title', message: 'must not contain control characters' })
     out.title = title
   }
-  if (input.description !== undefined) out.description = input.description
+  if (input.description !== undefined) {
+    // PostgreSQL text cannot hold NUL; refused on every engine so both behave alike.
+    if (input.description.includes('\u0000'))
+      details.push({ field: 'description', message: 'must not contain NUL characters' })
+    out.description = input.description
+  }
   if (input.status !== undefined) out.status = input.status
   if (input.priority !== undefined) out.priority = input.priority
   if (input.dueAt !== undefined) {
@@ -85,7 +95,10 @@ export function normaliseTaskInput(input: TaskInput): TaskInput {
     else {
       const due = normaliseTimestamp(input.dueAt)
       if (due === undefined)
-        details.push({ field: 'dueAt', message: 'must be an RFC 3339 date-time with a time zone' })
+        details.push({
+          field: 'dueAt',
+          message: 'must be an RFC 3339 date-time with a time zone, in the years 0001–9999 (UTC)',
+        })
       out.dueAt = due ?? null
     }
   }

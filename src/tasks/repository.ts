@@ -91,6 +91,17 @@ export async function findTaskById(db: Executor, id: string): Promise<Task | und
   return row ? toTask(row) : undefined
 }
 
+/**
+ * Reads a task that is about to change. On PostgreSQL the row stays locked until the
+ * transaction ends, so concurrent writers queue instead of failing their version check;
+ * SQLite already runs one write transaction at a time.
+ */
+export async function findTaskForChange(db: Executor, engine: Engine, id: string): Promise<Task | undefined> {
+  const query = db.selectFrom('tasks').select(TASK_COLUMNS).where('tasks.id', '=', id)
+  const row = await (engine === 'postgres' ? query.forUpdate() : query).executeTakeFirst()
+  return row ? toTask(row) : undefined
+}
+
 export interface TaskChange extends TaskInput {
   deletedAt?: string | null
   updatedAt: string
@@ -372,13 +383,16 @@ export async function listTasks(
  * whatever the size of the table. Undefined for due-date ranges and `q`, which the caller
  * counts with COUNT(*) over their index, costing in proportion to the matches.
  */
+const COUNTED_FILTERS = new Set(['deleted', 'statuses', 'priorities', 'ownerId', 'tag'])
+
 export async function countFromCounters(
   db: Executor,
   filter: TaskFilter,
   viewer: ListViewer,
 ): Promise<number | undefined> {
-  if (filter.dueBefore !== undefined || filter.dueAfter !== undefined || filter.q !== undefined)
-    return undefined
+  // Only filters the counters are keyed by; any other (due dates, q, or one added later) is counted by COUNT(*).
+  for (const [name, value] of Object.entries(filter))
+    if (value !== undefined && !COUNTED_FILTERS.has(name)) return undefined
   const scope = filter.ownerId ?? '*'
   // Deleted tasks of others are invisible to non-admins: their deleted part is the viewer's own.
   const ownDeleted =

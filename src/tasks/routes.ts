@@ -93,7 +93,11 @@ export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyS
           description:
             'Filters combine. `page.total` counts every match. `page.nextCursor` (and a `Link: rel="next"` header) continues with the same filters and sort; a cursor sent with different filters or sort is 422. Relevance-ordered searches (`q` without `sort`) page by position. Answers `If-None-Match` with 304.',
           querystring: ListTasksQuery,
-          response: { 200: TaskListSchema, ...errorResponses(401, 403, 422) },
+          response: {
+            200: TaskListSchema,
+            304: Type.Null({ description: 'Not modified (If-None-Match matched the list ETag)' }),
+            ...errorResponses(401, 403, 422),
+          },
         },
       },
       async (request, reply) => {

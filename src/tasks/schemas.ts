@@ -95,7 +95,13 @@ export const ListTasksQuery = Type.Object(
       }),
     ),
     offset: Type.Optional(
-      Type.Integer({ minimum: 0, default: 0, description: 'Ignored when cursor is given' }),
+      // A bound keeps huge values (1e20) from reaching SQL as a float, which the engines refuse (500).
+      Type.Integer({
+        minimum: 0,
+        maximum: 1_000_000_000,
+        default: 0,
+        description: 'Ignored when cursor is given; cursors are the way to page deep lists',
+      }),
     ),
     cursor: Type.Optional(
       Type.String({ maxLength: 4096, description: 'page.nextCursor of the previous page' }),
@@ -142,9 +148,11 @@ export const ListTasksQuery = Type.Object(
       ),
     ),
     deleted: Type.Optional(
+      // No schema default: the parser must see whether the client sent `deleted`, since a
+      // cursor followed on its own would otherwise look like it came with a changed filter.
       StringEnum(['exclude', 'include', 'only'] as const, {
-        default: 'exclude',
-        description: 'Deleted tasks are visible to their owner and admins only',
+        description:
+          'exclude (default), include or only. Deleted tasks are visible to their owner and admins only',
       }),
     ),
   },

@@ -20,6 +20,7 @@ import {
 import { can, canSee, canSeeAllDeleted } from './policy.ts'
 import {
   findTaskById,
+  findTaskForChange,
   insertTask,
   listTasks,
   type TaskChange,
@@ -170,7 +171,7 @@ export class TaskService {
     return updated
   }
 
-  /** Loads the task inside a transaction and runs `work`; retries when a concurrent writer won the race. */
+  /** Loads (and on PostgreSQL locks) the task inside a transaction and runs `work`; retries if a concurrent writer still won the race. */
   async #change(
     id: string,
     pre: Preconditions,
@@ -180,7 +181,7 @@ export class TaskService {
     for (let attempt = 0; ; attempt++) {
       try {
         return await runInTransaction(this.#database, async (trx) => {
-          const task = await findTaskById(trx, id.toLowerCase())
+          const task = await findTaskForChange(trx, this.#database.engine, id.toLowerCase())
           if (!task) throw notFound('Task')
           return work(trx, task)
         })

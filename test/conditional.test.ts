@@ -1,0 +1,193 @@
+// Conditional requests (API.md §3): ETags on single tasks and lists, 304 on
+// If-None-Match, 412 with nothing changed on a stale If-Match, 428 when required.
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import {
+  buildTestApp,
+  createTask,
+  errorOf,
+  registerAndLogin,
+  type TestApp,
+  type TestUser,
+  testEngines,
+} from './helpers.ts'
+
+for (const engine of testEngines()) {
+  describe(`conditional requests (${engine})`, () => {
+    let t: TestApp
+    let strict: TestApp
+    let user: TestUser
+    before(async () => {
+      ;[t, strict] = await Promise.all([
+        buildTestApp({}, {}, engine),
+        buildTestApp({ REQUIRE_IF_MATCH: true }, {}, engine),
+      ])
+      user = await registerAndLogin(t.app)
+    })
+    after(async () => {
+      await Promise.all([t.close(), strict.close()])
+    })
+
+    it('answers If-None-Match on a task with 304 and no body, and 200 once it changed', async () => {
+      const task = await createTask(t.app, user)
+      const url = `/v1/tasks/${task.id}`
+      const first = await t.app.inject({ method: 'GET', url, headers: user.auth })
+      const etag = String(first.headers.etag)
+      assert.equal(first.headers['cache-control'], 'private, no-cache')
+      for (const inm of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+        const res = await t.app.inject({
+          method: 'GET',
+          url,
+          headers: { ...user.auth, 'if-none-match': inm },
+        })
+        assert.equal(res.statusCode, 304, inm)
+        assert.equal(res.body, '')
+        assert.equal(res.headers.etag, etag)
+      }
+      await t.app.inject({ method: 'PATCH', url, headers: user.auth, payload: { title: 'changed' } })
+      const after = await t.app.inject({
+        method: 'GET',
+        url,
+        headers: { ...user.auth, 'if-none-match': etag },
+      })
+      assert.equal(after.statusCode, 200)
+      assert.notEqual(after.headers.etag, etag)
+    })
+
+    it('answers If-None-Match on a list with 304 until a listed task changes', async () => {
+      const task = await createTask(t.app, user)
+      const url = '/v1/tasks?ownerId=me'
+      const first = await t.app.inject({ method: 'GET', url, headers: user.auth })
+      const etag = String(first.headers.etag)
+      assert.match(etag, /^(W\/)?"[^"]+"$/)
+      const again = await t.app.inject({
+        method: 'GET',
+        url,
+        headers: { ...user.auth, 'if-none-match': etag },
+      })
+      assert.equal(again.statusCode, 304)
+      assert.equal(again.body, '')
+      await t.app.inject({
+        method: 'PATCH',
+        url: `/v1/tasks/${task.id}`,
+        headers: user.auth,
+        payload: { status: 'done' },
+      })
+      const changed = await t.app.inject({
+        method: 'GET',
+        url,
+        headers: { ...user.auth, 'if-none-match': etag },
+      })
+      assert.equal(changed.statusCode, 200)
+      assert.notEqual(changed.headers.etag, etag)
+    })
+
+    it('applies a PATCH with the current If-Match and refuses a stale one with 412, changing nothing', async () => {
+      const task = await createTask(t.app, user)
+      const url = `/v1/tasks/${task.id}`
+      const ok = await t.app.inject({
+        method: 'PATCH',
+        url,
+        headers: { ...user.auth, 'if-match': '"v1"' },
+        payload: { title: 'v2 title' },
+      })
+      assert.equal(ok.statusCode, 200)
+      assert.equal(ok.headers.etag, '"v2"')
+      for (const stale of ['"v1"', 'W/"v2"', '"nonsense"']) {
+        const res = await t.app.inject({
+          method: 'PATCH',
+          url,
+          headers: { ...user.auth, 'if-match': stale },
+          payload: { title: 'lost update' },
+        })
+        assert.equal(res.statusCode, 412, stale)
+        assert.equal(errorOf(res).code, 'PRECONDITION_FAILED')
+      }
+      const del = await t.app.inject({ method: 'DELETE', url, headers: { ...user.auth, 'if-match': '"v1"' } })
+      assert.equal(del.statusCode, 412)
+      const current = (await t.app.inject({ method: 'GET', url, headers: user.auth })).json()
+      assert.equal(current.title, 'v2 title')
+      assert.equal(current.version, 2)
+      assert.equal(current.deletedAt, null)
+      const star = await t.app.inject({ method: 'DELETE', url, headers: { ...user.auth, 'if-match': '*' } })
+      assert.equal(star.statusCode, 204)
+    })
+
+    it('honours If-Match on restore: stale is 412 and the task stays deleted', async () => {
+      const task = await createTask(t.app, user)
+      const url = `/v1/tasks/${task.id}`
+      assert.equal((await t.app.inject({ method: 'DELETE', url, headers: user.auth })).statusCode, 204)
+      const stale = await t.app.inject({
+        method: 'POST',
+        url: `${url}/restore`,
+        headers: { ...user.auth, 'if-match': '"v1"' },
+      })
+      assert.equal(stale.statusCode, 412)
+      assert.equal((await t.app.inject({ method: 'GET', url, headers: user.auth })).statusCode, 404)
+      const ok = await t.app.inject({
+        method: 'POST',
+        url: `${url}/restore`,
+        headers: { ...user.auth, 'if-match': '"v2"' },
+      })
+      assert.equal(ok.statusCode, 200)
+      assert.equal(ok.headers.etag, '"v3"')
+    })
+
+    it('lets only one of two PATCHes with the same If-Match win', async () => {
+      const task = await createTask(t.app, user)
+      const send = (title: string) =>
+        t.app.inject({
+          method: 'PATCH',
+          url: `/v1/tasks/${task.id}`,
+          headers: { ...user.auth, 'if-match': '"v1"' },
+          payload: { title },
+        })
+      const results = await Promise.all([send('one'), send('two')])
+      assert.deepEqual(results.map((r) => r.statusCode).sort(), [200, 412])
+    })
+
+    it('applies every one of many concurrent PATCHes without If-Match (last writer wins)', async () => {
+      const task = await createTask(t.app, user)
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          t.app.inject({
+            method: 'PATCH',
+            url: `/v1/tasks/${task.id}`,
+            headers: user.auth,
+            payload: { title: `writer ${i}` },
+          }),
+        ),
+      )
+      assert.deepEqual(
+        results.map((r) => r.statusCode),
+        Array(10).fill(200),
+      )
+      const final = await t.app.inject({ method: 'GET', url: `/v1/tasks/${task.id}`, headers: user.auth })
+      assert.equal(final.json().version, 11)
+    })
+
+    it('requires If-Match on PATCH and DELETE when REQUIRE_IF_MATCH is on (428)', async () => {
+      const owner = await registerAndLogin(strict.app)
+      const task = await createTask(strict.app, owner)
+      const url = `/v1/tasks/${task.id}`
+      const patch = await strict.app.inject({
+        method: 'PATCH',
+        url,
+        headers: owner.auth,
+        payload: { title: 'x' },
+      })
+      assert.equal(patch.statusCode, 428)
+      assert.equal(errorOf(patch).code, 'PRECONDITION_REQUIRED')
+      const del = await strict.app.inject({ method: 'DELETE', url, headers: owner.auth })
+      assert.equal(del.statusCode, 428)
+      const ok = await strict.app.inject({
+        method: 'PATCH',
+        url,
+        headers: { ...owner.auth, 'if-match': '"v1"' },
+        payload: { title: 'x' },
+      })
+      assert.equal(ok.statusCode, 200)
+      assert.equal((await strict.app.inject({ method: 'GET', url, headers: owner.auth })).json().version, 2)
+    })
+  })
+}
