@@ -377,14 +377,14 @@ export async function listTasks(
   return { items: pageRows.map(toTask), total, next }
 }
 
+const COUNTED_FILTERS = new Set(['deleted', 'statuses', 'priorities', 'ownerId', 'tag'])
+
 /**
  * page.total from the counter tables (migration 0003) when the filter uses only what they are
  * keyed by (owner, deleted, status, priority, tag): a sum over at most a few hundred rows,
  * whatever the size of the table. Undefined for due-date ranges and `q`, which the caller
  * counts with COUNT(*) over their index, costing in proportion to the matches.
  */
-const COUNTED_FILTERS = new Set(['deleted', 'statuses', 'priorities', 'ownerId', 'tag'])
-
 export async function countFromCounters(
   db: Executor,
   filter: TaskFilter,
