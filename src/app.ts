@@ -22,7 +22,8 @@ import { BearerVerifier } from './auth/verifier.ts'
 import type { Config } from './config.ts'
 import { type Database, openDatabase } from './db/database.ts'
 import { migrateToLatest } from './db/migrate.ts'
-import { type EventRecorder, noEventRecorder } from './events/recorder.ts'
+import { createEventsModule } from './events/module.ts'
+import type { EventRecorder } from './events/recorder.ts'
 import { registerAuthentication } from './http/authenticate.ts'
 import { frameworkErrorHandler, registerErrorHandler } from './http/error-handler.ts'
 import { registerLifecycle, requestIdFor } from './http/lifecycle.ts'
@@ -112,6 +113,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     frameworkErrors: frameworkErrorHandler,
   })
   app.decorate('database', database)
+  // onClose hooks run last-registered first: registered first, the database closes last,
+  // after every job, worker and stream that uses it has stopped.
+  app.addHook('onClose', () => database.close())
   app.decorate('beginShutdown', () => {
     state.shuttingDown = true
   })
@@ -156,10 +160,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     const apiTokens = new ApiTokenService({ database, audit, clock, recheckMs: config.CREDENTIAL_RECHECK_MS })
     const external = externalProvider(config, { database, audit, clock, checkUser: checkSession })
     const users = new UserService({ database, audit, clock })
+    const events = createEventsModule({ config, database, clock, app })
     const tasks = new TaskService({
       database,
       clock,
-      events: overrides.events ?? noEventRecorder,
+      events: overrides.events ?? events.recorder,
       requireIfMatch: config.REQUIRE_IF_MATCH,
       audit,
     })
@@ -175,6 +180,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     })
     app.decorate('wakeups', wakeups)
     app.addHook('onClose', () => wakeups.close())
+    events.registerMetrics(metrics.registry)
 
     app.setValidatorCompiler(validatorCompiler)
     app.addSchema(ErrorSchema)
@@ -264,6 +270,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await app.register(apiTokenRoutes({ apiTokens }))
     await app.register(userRoutes({ users }))
     await app.register(auditRoutes({ audit: new AuditService(database) }))
+    await app.register(events.routes)
 
     if (overrides.backgroundJobs !== false) {
       const purge = startPurgeJob({
@@ -275,6 +282,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       })
       app.addHook('onClose', () => purge.stop())
     }
+    // Events stop (the dispatcher after its current job) before the database closes.
+    // Open streams end in preClose, or the server could not close.
+    app.addHook('preClose', async () => events.closeStreams())
+    app.addHook('onClose', () => events.stop())
+    if (overrides.backgroundJobs !== false) events.startWorkers()
     if (redis) app.addHook('onClose', () => closeRedis(redis))
     app.addHook('onClose', () => database.close())
     await app.ready()

@@ -95,6 +95,38 @@ export const ConfigSchema = Type.Object({
     300_000,
     'How long a verified credential is trusted before its account, session or API token is re-checked in the database',
   ),
+  EVENT_RETENTION_HOURS: Int(
+    168,
+    1,
+    87_600,
+    'Hours events are kept for SSE replay (pending deliveries keep theirs)',
+  ),
+  EVENTS_HEARTBEAT_SECONDS: Int(15, 1, 3600, 'Seconds between comment heartbeats on idle event streams'),
+  EVENTS_POLL_INTERVAL_MS: Int(
+    2000,
+    50,
+    60_000,
+    'Safety-net poll of the events table when no wake-up arrives',
+  ),
+  WEBHOOK_ALLOW_PRIVATE: Bool(
+    false,
+    'Allow webhook URLs that resolve to private/loopback addresses (dev, tests)',
+  ),
+  WEBHOOK_RETRY_SCHEDULE: Type.String({
+    default: '5,300,1800,7200,18000,36000,50400,72000,86400',
+    pattern: '^\\s*\\d+[smh]?\\s*(,\\s*\\d+[smh]?\\s*)*$',
+    description: 'Seconds between webhook attempts, comma-separated (units s/m/h allowed: 5s,5m,2h)',
+  }),
+  WEBHOOK_TIMEOUT_MS: Int(10_000, 100, 60_000, 'A webhook attempt succeeds only with a 2xx within this time'),
+  WEBHOOK_LEASE_SECONDS: Int(60, 1, 3600, 'How long a claimed delivery stays with one instance'),
+  WEBHOOK_CONCURRENCY: Int(8, 1, 256, 'Webhook attempts in flight per instance'),
+  WEBHOOK_POLL_INTERVAL_MS: Int(1000, 50, 60_000, 'How often the dispatcher looks for due deliveries'),
+  WEBHOOK_DISABLE_AFTER_FAILURES: Int(
+    100,
+    1,
+    100_000,
+    'Consecutive failed attempts after which an endpoint is disabled',
+  ),
   REDIS_KEY_PREFIX: Str(
     'tt:',
     'Prefix of every Redis key and channel (several deployments can share one Redis)',

@@ -3,6 +3,11 @@ import { Type } from '@sinclair/typebox'
 import { Nullable, StringEnum } from '../http/schemas.ts'
 import { SCOPES } from './scopes.ts'
 
+// One @, no spaces or control characters, a dot in the domain; surrounding whitespace is trimmed later.
+// Checked in the schema pass so one 422 lists it beside the other fields' problems.
+const EMAIL_PATTERN =
+  '^\\s*[^\\s@\\u0000-\\u001F\\u007F]+@[^\\s@\\u0000-\\u001F\\u007F]+\\.[^\\s@\\u0000-\\u001F\\u007F]+\\s*$'
+
 export const UserSchema = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
@@ -16,16 +21,34 @@ export const UserSchema = Type.Object(
 
 export const RegisterBody = Type.Object(
   {
-    email: Type.String({ minLength: 1, maxLength: 320, description: 'Trimmed and lower-cased' }),
+    email: Type.String({
+      maxLength: 320,
+      pattern: EMAIL_PATTERN,
+      'x-error': 'must be a valid email address',
+      description: 'Trimmed and lower-cased',
+    }),
     password: Type.String({ minLength: 12, maxLength: 256, description: '12–256 characters' }),
-    name: Type.String({ minLength: 1, maxLength: 200, description: '1–100 characters after trimming' }),
+    name: Type.Unsafe<string>({
+      type: 'string',
+      maxLength: 1000,
+      'x-trimmed-max-length': 100,
+      allOf: [
+        { pattern: '\\S', 'x-error': 'must not be empty' },
+        { pattern: '^[^\\u0000-\\u001F\\u007F]*$', 'x-error': 'must not contain control characters' },
+      ],
+      description: '1–100 characters after trimming',
+    }),
   },
   { additionalProperties: false },
 )
 
 export const LoginBody = Type.Object(
   {
-    email: Type.String({ minLength: 1, maxLength: 320 }),
+    email: Type.String({
+      maxLength: 320,
+      pattern: EMAIL_PATTERN,
+      'x-error': 'must be a valid email address',
+    }),
     password: Type.String({ minLength: 1, maxLength: 1024 }),
   },
   { additionalProperties: false },

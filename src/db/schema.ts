@@ -112,6 +112,50 @@ export interface AuditEventsTable {
   details: string
 }
 
+export interface EventsTable {
+  id: ColumnType<number, never, never>
+  /** PostgreSQL only: the writing transaction (xid8, read as text); absent on SQLite. */
+  xid?: ColumnType<string, never, never>
+  type: string
+  task_id: string
+  owner_id: string
+  /** The delivery body, JSON: { type, timestamp, data: { task } }. */
+  payload: string
+  created_at: Timestamp
+}
+
+export interface WebhooksTable {
+  id: string
+  owner_id: string
+  url: string
+  description: string
+  /** JSON array of subscribed event types. */
+  events: string
+  secret: string
+  enabled: ColumnType<boolean | number, boolean, boolean>
+  disabled_reason: string | null
+  consecutive_failures: number
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface WebhookDeliveriesTable {
+  id: string
+  webhook_id: string
+  event_id: number
+  event_type: string
+  status: 'pending' | 'succeeded' | 'failed'
+  attempts: number
+  next_attempt_at: NullableTimestamp
+  lease_until: NullableTimestamp
+  leased_by: string | null
+  last_attempt_at: NullableTimestamp
+  last_response_status: number | null
+  last_error: string | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
 /** Exact task counts by owner ('*' = all), deleted (0/1), status and priority; maintained by triggers (migration 0003). */
 export interface TaskCountsTable {
   scope: string
@@ -138,6 +182,9 @@ export interface Schema {
   identities: IdentitiesTable
   login_attempts: LoginAttemptsTable
   audit_events: AuditEventsTable
+  events: EventsTable
+  webhooks: WebhooksTable
+  webhook_deliveries: WebhookDeliveriesTable
   task_counts: TaskCountsTable
   task_tag_counts: TaskTagCountsTable
 }

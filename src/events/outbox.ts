@@ -1,0 +1,52 @@
+// The outbox recorder: inside the transaction of a change, writes its event row and one
+// pending delivery per enabled webhook subscribed to the type, so the change, its event and
+// the work to deliver it commit together or not at all.
+import { sql } from 'kysely'
+import type { Engine, Executor } from '../db/database.ts'
+import type { Task } from '../tasks/model.ts'
+import type { Clock } from '../time.ts'
+import { insertPendingDeliveries, subscribedWebhookIds } from '../webhooks/queue-repository.ts'
+import type { EventRecorder, TaskEventType } from './recorder.ts'
+import { insertEvent } from './repository.ts'
+import { EVENTS_CHANNEL, type EventSignal } from './signal.ts'
+
+/**
+ * Why fan out here rather than in the dispatcher: a dispatcher tailing the events table would
+ * need its own commit-ordered cursor per instance and would deliver to whatever webhooks exist
+ * when it gets round to it. Writing deliveries in the change's transaction makes each delivery
+ * an independent row claimed by due time (no cursor to get wrong), fixes the subscribers at the
+ * moment of the change, and costs one indexed read of the (small) webhooks table per change.
+ */
+export class OutboxRecorder implements EventRecorder {
+  readonly #engine: Engine
+  readonly #clock: Clock
+  readonly #signal: EventSignal
+
+  constructor(deps: { engine: Engine; clock: Clock; signal: EventSignal }) {
+    this.#engine = deps.engine
+    this.#clock = deps.clock
+    this.#signal = deps.signal
+  }
+
+  async recordTaskEvent(trx: Executor, type: TaskEventType, task: Task): Promise<void> {
+    const now = this.#clock().toISOString()
+    const payload = JSON.stringify({ type, timestamp: task.updatedAt, data: { task } })
+    const eventId = await insertEvent(trx, {
+      type,
+      taskId: task.id,
+      ownerId: task.ownerId,
+      payload,
+      createdAt: now,
+    })
+    const webhookIds = await subscribedWebhookIds(trx, type)
+    await insertPendingDeliveries(trx, { eventId, eventType: type, webhookIds, now })
+    if (this.#engine === 'postgres') {
+      // Delivered by PostgreSQL at commit (and dropped on rollback), to every instance.
+      await sql`SELECT pg_notify(${EVENTS_CHANNEL}, current_schema())`.execute(trx)
+    } else {
+      // SQLite: a reader woken now queues behind this transaction on the single connection,
+      // so it reads after the commit (or the rollback) — never a row that is not there.
+      this.#signal.wake()
+    }
+  }
+}

@@ -1,0 +1,159 @@
+// Live event streams (Server-Sent Events): each stream reads the outbox table from its position,
+// woken by the event signal and by a slow poll, and writes `id:`-tagged events, so a client that
+// reconnects with Last-Event-ID gets exactly what it missed (within retention).
+import { PassThrough } from 'node:stream'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Database } from '../db/database.ts'
+import { type EventPosition, hasHeldBackEvents, readEventsAfter } from './repository.ts'
+import type { EventSignal } from './signal.ts'
+
+const BATCH = 500
+/** Output buffered beyond this waits for the client to read; one that stops reading is cut off (it resumes with Last-Event-ID). */
+const MAX_BUFFERED_BYTES = 1024 * 1024
+const DRAIN_TIMEOUT_MS = 30_000
+
+/** Resolves true once the stream's buffer drained, false on timeout or close. */
+function drained(out: PassThrough, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer)
+      out.off('drain', onDrain)
+      out.off('close', onClose)
+      resolve(ok)
+    }
+    const onDrain = () => done(true)
+    const onClose = () => done(false)
+    const timer = setTimeout(() => done(false), timeoutMs)
+    out.on('drain', onDrain)
+    out.on('close', onClose)
+  })
+}
+
+export interface StreamSettings {
+  heartbeatMs: number
+  pollIntervalMs: number
+}
+
+export class EventStreams {
+  readonly #database: Database
+  readonly #signal: EventSignal
+  readonly #settings: StreamSettings
+  readonly #log: FastifyBaseLogger
+  readonly #open = new Set<PassThrough>()
+  readonly #perUser = new Map<string, number>()
+
+  constructor(deps: {
+    database: Database
+    signal: EventSignal
+    settings: StreamSettings
+    log: FastifyBaseLogger
+  }) {
+    this.#database = deps.database
+    this.#signal = deps.signal
+    this.#settings = deps.settings
+    this.#log = deps.log
+  }
+
+  get openCount(): number {
+    return this.#open.size
+  }
+
+  /** Streams `userId` has open on this instance (each one polls the table, so they are capped). */
+  openFor(userId: string): number {
+    return this.#perUser.get(userId) ?? 0
+  }
+
+  /** Opens a stream that starts after `from`; the caller sends it as the response body. */
+  open(from: EventPosition, userId: string): PassThrough {
+    const out = new PassThrough()
+    this.#open.add(out)
+    this.#perUser.set(userId, this.openFor(userId) + 1)
+    let position = from
+    let reading = false
+    let again = false
+    let closed = false
+
+    const pump = async () => {
+      if (closed) return
+      if (reading) {
+        again = true
+        return
+      }
+      reading = true
+      try {
+        do {
+          again = false
+          for (;;) {
+            const events = await readEventsAfter(this.#database.db, this.#database.engine, position, BATCH)
+            if (closed) return
+            for (const event of events) {
+              // Payloads are JSON.stringify output: one line, so one `data:` field.
+              out.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${event.payload}\n\n`)
+              position = { id: event.id, xid: event.xid }
+            }
+            // A replay can be long: let the client drain, and cut off only a client that stops reading.
+            if (out.writableLength > MAX_BUFFERED_BYTES && !(await drained(out, DRAIN_TIMEOUT_MS))) {
+              out.end(': too far behind; reconnect with Last-Event-ID\n\n')
+              return
+            }
+            if (closed) return
+            if (events.length < BATCH) break
+          }
+          if (
+            !closed &&
+            !again &&
+            (await hasHeldBackEvents(this.#database.db, this.#database.engine, position))
+          )
+            retrySoon()
+        } while (again && !closed)
+      } catch (err) {
+        if (!closed) this.#log.warn({ err }, 'event stream read failed; retrying on the next wake-up')
+      } finally {
+        reading = false
+      }
+    }
+
+    // Committed events held back by an older running transaction become readable when it ends,
+    // which sends no notification: look again shortly (doubling up to 1 s).
+    let retryTimer: NodeJS.Timeout | undefined
+    let retryDelay = 25
+    const retrySoon = () => {
+      if (retryTimer) return
+      retryTimer = setTimeout(() => {
+        retryTimer = undefined
+        void pump()
+      }, retryDelay)
+      retryDelay = Math.min(retryDelay * 2, 1000, this.#settings.pollIntervalMs)
+    }
+    const unsubscribe = this.#signal.onWake(() => {
+      retryDelay = 25
+      void pump()
+    })
+    const poll = setInterval(() => void pump(), this.#settings.pollIntervalMs)
+    const heartbeat = setInterval(() => out.write(': heartbeat\n\n'), this.#settings.heartbeatMs)
+    const cleanup = () => {
+      if (closed) return
+      closed = true
+      unsubscribe()
+      clearInterval(poll)
+      clearInterval(heartbeat)
+      if (retryTimer) clearTimeout(retryTimer)
+      this.#open.delete(out)
+      const left = this.openFor(userId) - 1
+      if (left > 0) this.#perUser.set(userId, left)
+      else this.#perUser.delete(userId)
+    }
+    out.on('close', cleanup)
+    out.on('finish', cleanup)
+    out.on('error', cleanup)
+    // `retry:` tells EventSource how long to wait before reconnecting; the comment flushes headers.
+    out.write('retry: 2000\n: stream open\n\n')
+    void pump()
+    return out
+  }
+
+  /** Ends every open stream (shutdown): clients reconnect elsewhere with Last-Event-ID. */
+  closeAll(): void {
+    for (const out of this.#open) out.end(': server shutting down\n\n')
+  }
+}

@@ -1,0 +1,222 @@
+// The webhook dispatcher, one per instance: claims due deliveries with a lease, attempts each
+// (signed, SSRF-checked again, bounded in time), records the outcome and schedules retries.
+// At-least-once: a crash between the receiver's 2xx and the recorded outcome means one more
+// attempt after the lease expires, with the same webhook-id so receivers can deduplicate.
+import { randomUUID } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Database } from '../db/database.ts'
+import type { EventSignal } from '../events/signal.ts'
+import type { Clock } from '../time.ts'
+import type { DeliveryJob } from './model.ts'
+import {
+  claimDueDeliveries,
+  countEndpointFailure,
+  disableEndpoint,
+  loadDeliveryJob,
+  recordAttempt,
+  releaseLease,
+  resetEndpointFailures,
+} from './queue-repository.ts'
+import { retryAfterMs, withJitter } from './retry.ts'
+import { type AttemptResult, sendWebhook } from './sender.ts'
+import { signDelivery } from './signature.ts'
+import { checkTarget, TargetRefused } from './ssrf.ts'
+
+/** How long shutdown waits for attempts in flight before interrupting them. */
+const SHUTDOWN_GRACE_MS = 3000
+
+export interface DispatcherSettings {
+  /** Milliseconds between attempts: attempt n+1 waits schedule[n-1]; after the last, failed. */
+  schedule: number[]
+  timeoutMs: number
+  leaseSeconds: number
+  concurrency: number
+  pollIntervalMs: number
+  disableAfterFailures: number
+  allowPrivate: boolean
+}
+
+export interface Dispatcher {
+  /** Resolves once the loop has stopped and every attempt in flight has finished. */
+  stop(): Promise<void>
+}
+
+export function startDispatcher(deps: {
+  database: Database
+  clock: Clock
+  signal: EventSignal
+  settings: DispatcherSettings
+  log: FastifyBaseLogger
+}): Dispatcher {
+  const { database, clock, settings, log } = deps
+  const instanceId = randomUUID()
+  // The lease must outlive an attempt, or a slow receiver would see a second, concurrent attempt.
+  const leaseMs = Math.max(settings.leaseSeconds * 1000, settings.timeoutMs + 2000)
+  const inFlight = new Set<Promise<void>>()
+  const shutdown = new AbortController()
+  let stopped = false
+  let wakeUp: (() => void) | undefined
+  let woken = false
+  const wake = () => {
+    woken = true
+    wakeUp?.()
+  }
+  const unsubscribe = deps.signal.onWake(wake)
+
+  const sleep = () =>
+    new Promise<void>((resolve) => {
+      if (woken || stopped) return resolve()
+      const timer = setTimeout(done, settings.pollIntervalMs)
+      function done() {
+        clearTimeout(timer)
+        wakeUp = undefined
+        resolve()
+      }
+      wakeUp = done
+    })
+
+  async function attempt(job: DeliveryJob): Promise<void> {
+    const attempts = job.attempts + 1
+    const started = clock()
+    const timestamp = Math.floor(started.getTime() / 1000)
+    let result: AttemptResult
+    try {
+      // Checked again at delivery: DNS may now point somewhere it did not at creation.
+      const target = await checkTarget(job.url, settings.allowPrivate)
+      result = await sendWebhook(
+        target,
+        {
+          'webhook-id': job.id,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': signDelivery(job.secret, job.id, timestamp, job.payload),
+        },
+        job.payload,
+        settings.timeoutMs,
+        shutdown.signal,
+      )
+    } catch (error) {
+      result = {
+        kind: 'error',
+        error: error instanceof TargetRefused ? `target refused: ${error.message}` : 'could not send',
+      }
+    }
+    // Interrupted by shutdown: not the receiver's fault, so no attempt is counted; the delivery
+    // is due again at once for whichever instance is still running (or this one after restart).
+    if (result.kind === 'aborted') await releaseLease(database.db, job.id, instanceId)
+    else await recordOutcome(job, attempts, result)
+  }
+
+  async function recordOutcome(
+    job: DeliveryJob,
+    attempts: number,
+    result: Exclude<AttemptResult, { kind: 'aborted' }>,
+  ): Promise<void> {
+    const now = clock()
+    const nowIso = now.toISOString()
+    const status = result.kind === 'response' ? result.status : null
+    const error = result.kind === 'error' ? result.error : null
+    if (status !== null && status >= 200 && status < 300) {
+      await recordAttempt(database.db, {
+        id: job.id,
+        instanceId,
+        status: 'succeeded',
+        attempts,
+        nextAttemptAt: null,
+        responseStatus: status,
+        error: null,
+        now: nowIso,
+      })
+      if (job.endpointFailures > 0) await resetEndpointFailures(database.db, job.webhookId)
+      return
+    }
+    let retryIn: number | undefined
+    if (status === 410) {
+      await disableEndpoint(database.db, job.webhookId, 'the endpoint answered 410 Gone', nowIso)
+    } else if (attempts <= settings.schedule.length) {
+      const honoured =
+        status === 429 || (status !== null && status >= 500)
+          ? retryAfterMs(result.kind === 'response' ? result.retryAfter : undefined, now.getTime())
+          : undefined
+      retryIn = honoured ?? withJitter(settings.schedule[attempts - 1]!)
+    }
+    const failedForGood = retryIn === undefined
+    await recordAttempt(database.db, {
+      id: job.id,
+      instanceId,
+      status: failedForGood ? 'failed' : 'pending',
+      attempts,
+      nextAttemptAt: failedForGood ? null : new Date(now.getTime() + retryIn!).toISOString(),
+      responseStatus: status,
+      error:
+        error ??
+        (status !== null && status >= 300 && status < 400 ? `redirect (${status}) not followed` : null),
+      now: nowIso,
+    })
+    if (status !== 410) {
+      const disabled = await countEndpointFailure(
+        database.db,
+        job.webhookId,
+        settings.disableAfterFailures,
+        nowIso,
+      )
+      if (disabled)
+        log.warn({ webhookId: job.webhookId }, 'webhook endpoint disabled after repeated failures')
+    }
+  }
+
+  function track(job: DeliveryJob): void {
+    const p: Promise<void> = attempt(job)
+      .catch((err) => log.warn({ err, deliveryId: job.id }, 'webhook attempt could not be recorded'))
+      .finally(() => {
+        inFlight.delete(p)
+        wake() // a slot is free
+      })
+    inFlight.add(p)
+  }
+
+  async function loop(): Promise<void> {
+    while (!stopped) {
+      woken = false
+      const free = settings.concurrency - inFlight.size
+      let claimed = 0
+      if (free > 0) {
+        try {
+          const now = clock()
+          const ids = await claimDueDeliveries(database.db, database.engine, {
+            instanceId,
+            now: now.toISOString(),
+            leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
+            limit: free,
+          })
+          claimed = ids.length
+          for (const id of ids) {
+            const job = await loadDeliveryJob(database.db, id)
+            if (job) track(job)
+          }
+        } catch (err) {
+          if (!stopped) log.warn({ err }, 'claiming webhook deliveries failed; retrying')
+        }
+      }
+      // A full claim means more may be due: go again at once; otherwise wait for a wake-up or the poll.
+      if (claimed === 0 || claimed < free) await sleep()
+    }
+  }
+
+  const running = loop()
+  return {
+    async stop() {
+      stopped = true
+      unsubscribe()
+      wakeUp?.()
+      await running
+      // Let attempts in flight finish (the current job), but never past the grace period:
+      // a receiver that never answers must not hold up the process's exit.
+      const all = Promise.allSettled([...inFlight])
+      let grace: NodeJS.Timeout | undefined
+      await Promise.race([all, new Promise((r) => (grace = setTimeout(r, SHUTDOWN_GRACE_MS)))])
+      clearTimeout(grace)
+      shutdown.abort()
+      await all
+    },
+  }
+}
