@@ -116,6 +116,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   // onClose hooks run last-registered first: registered first, the database closes last,
   // after every job, worker and stream that uses it has stopped.
   app.addHook('onClose', () => database.close())
+  // Likewise Redis closes after everything that publishes or counts through it.
+  if (redis) app.addHook('onClose', () => closeRedis(redis))
   app.decorate('beginShutdown', () => {
     state.shuttingDown = true
   })
@@ -287,8 +289,6 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     app.addHook('preClose', async () => events.closeStreams())
     app.addHook('onClose', () => events.stop())
     if (overrides.backgroundJobs !== false) events.startWorkers()
-    if (redis) app.addHook('onClose', () => closeRedis(redis))
-    app.addHook('onClose', () => database.close())
     await app.ready()
     return app
   } catch (error) {
