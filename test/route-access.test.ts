@@ -33,6 +33,9 @@ describe('every route declares and enforces its access', () => {
       url: urlOf(route),
       headers: {
         ...headers,
+        // The live stream never ends on its own; a malformed Last-Event-ID makes it answer 422
+        // once access is granted, which is all this walk needs to see.
+        ...(route.url === '/v1/events' ? { 'last-event-id': 'not-an-event-id' } : {}),
         ...(['POST', 'PATCH', 'PUT'].includes(route.method) ? { 'content-type': 'application/json' } : {}),
       },
       ...(['POST', 'PATCH', 'PUT'].includes(route.method) ? { payload: '{}' } : {}),

@@ -49,14 +49,14 @@ export async function migrateToLatest(database: Database): Promise<string[]> {
   })
   for (let attempt = 1; ; attempt++) {
     const { error, results } = await migrator.migrateToLatest()
-    // Kysely's Migrator introspects every schema of the database (has_schema_privilege on each); a
-    // schema another deployment or test run drops meanwhile fails that with 3F000 (invalid_schema_name).
-    // Nothing has run by then (and PostgreSQL migrations are transactional), so trying again is safe.
-    if (error && (error as { code?: unknown }).code === '3F000' && attempt < 8) {
-      await new Promise((resolve) => setTimeout(resolve, 25 * attempt))
+    if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+    // Kysely looks for its bookkeeping tables by listing the tables of every schema; a schema
+    // another deployment drops at that moment fails the listing with 3F000 (invalid_schema_name).
+    // Nothing was migrated then, so the run is simply repeated.
+    if ((error as { code?: string }).code === '3F000' && attempt < 5) {
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt))
       continue
     }
-    if (error) throw error instanceof Error ? error : new Error(String(error))
-    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+    throw error instanceof Error ? error : new Error(String(error))
   }
 }
