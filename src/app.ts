@@ -37,6 +37,7 @@ import { validatorCompiler } from './http/validation.ts'
 import { IdempotencyService } from './idempotency/service.ts'
 import { Metrics } from './ops/metrics.ts'
 import { opsRoutes } from './ops/routes.ts'
+import { closeRedis, connectRedis, openRedis } from './redis.ts'
 import { startPurgeJob } from './tasks/purge.ts'
 import { taskRoutes } from './tasks/routes.ts'
 import { TaskSchema } from './tasks/schemas.ts'
@@ -44,6 +45,7 @@ import { TaskService } from './tasks/service.ts'
 import { type Clock, systemClock } from './time.ts'
 import { userRoutes } from './users/routes.ts'
 import { UserService } from './users/service.ts'
+import { openWakeups, type Wakeups } from './wakeup.ts'
 
 export const VERSION = '0.1.0'
 
@@ -66,6 +68,8 @@ declare module 'fastify' {
     /** Marks the app as draining: /ready answers 503; requests still served get Connection: close. */
     beginShutdown(): void
     database: Database
+    /** Cross-instance wake-ups (Redis pub/sub, PostgreSQL LISTEN/NOTIFY or in-process); see src/wakeup.ts. */
+    wakeups: Wakeups
   }
 }
 
@@ -87,6 +91,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const clock = overrides.clock ?? systemClock
   const database = overrides.database ?? openDatabase(config)
   const state: AppState = { shuttingDown: false }
+  const redis = config.REDIS_URL
+    ? openRedis({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX })
+    : undefined
 
   const app = Fastify({
     logger: {
@@ -109,6 +116,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   // onClose hooks run last-registered first: registered first, the database closes last,
   // after every job, worker and stream that uses it has stopped.
   app.addHook('onClose', () => database.close())
+  // Likewise Redis closes after everything that publishes or counts through it.
+  if (redis) app.addHook('onClose', () => closeRedis(redis))
   app.decorate('beginShutdown', () => {
     state.shuttingDown = true
   })
@@ -163,6 +172,16 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     })
     const idempotency = new IdempotencyService({ database, clock, ttlHours: config.IDEMPOTENCY_TTL_HOURS })
     const metrics = new Metrics({ poolStats: () => database.poolStats() })
+    if (redis && !(await connectRedis(redis)))
+      app.log.warn('Redis is not reachable at start: rate limits are per instance until it answers')
+    const wakeups = openWakeups({
+      redis,
+      redisPrefix: config.REDIS_KEY_PREFIX,
+      postgresUrl: database.engine === 'postgres' ? config.DATABASE_URL : undefined,
+      log: app.log,
+    })
+    app.decorate('wakeups', wakeups)
+    app.addHook('onClose', () => wakeups.close())
     events.registerMetrics(metrics.registry)
 
     app.setValidatorCompiler(validatorCompiler)
@@ -230,7 +249,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     })
     metrics.register(app)
 
-    const applyRateLimit = await registerRateLimits(app, config)
+    const applyRateLimit = await registerRateLimits(app, config, redis)
     app.addHook('onRequest', resolvePrincipal)
     app.addHook('onRequest', applyRateLimit)
     app.addHook('onRequest', enforceAccess)
@@ -277,6 +296,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     return app
   } catch (error) {
     await app.close().catch(() => {})
+    if (redis) await closeRedis(redis).catch(() => {})
     await database.close().catch(() => {})
     throw error
   }

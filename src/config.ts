@@ -27,7 +27,7 @@ export const ConfigSchema = Type.Object({
   ),
   DATABASE_POOL_MAX: Int(10, 1, 1000, 'PostgreSQL pool size'),
   DATABASE_STATEMENT_TIMEOUT_MS: Int(5000, 100, 600_000, 'PostgreSQL statement timeout'),
-  DATABASE_CONNECT_TIMEOUT_MS: Int(2000, 100, 60_000, 'PostgreSQL connection timeout'),
+  DATABASE_CONNECT_TIMEOUT_MS: Int(1500, 100, 60_000, 'PostgreSQL connect / pool checkout timeout'),
   REDIS_URL: Type.Optional(
     Type.String({ pattern: '^rediss?://', description: 'redis://… for shared limits and fan-out' }),
   ),
@@ -126,6 +126,10 @@ export const ConfigSchema = Type.Object({
     1,
     100_000,
     'Consecutive failed attempts after which an endpoint is disabled',
+  ),
+  REDIS_KEY_PREFIX: Str(
+    'tt:',
+    'Prefix of every Redis key and channel (several deployments can share one Redis)',
   ),
 })
 

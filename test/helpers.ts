@@ -70,7 +70,15 @@ export async function buildTestApp(
     RATE_LIMIT_AUTH_PER_MINUTE: 100_000,
     ...overrides,
   })
-  const app = await buildApp(config, { backgroundJobs: false, ...appOverrides })
+  let app: FastifyInstance
+  try {
+    app = await buildApp(config, { backgroundJobs: false, ...appOverrides })
+  } catch (error) {
+    // A failed start must not leave its schema or directory behind.
+    await pgSchema?.drop().catch(() => {})
+    rmSync(dataDir, { recursive: true, force: true })
+    throw error
+  }
   return {
     engine,
     app,

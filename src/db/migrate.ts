@@ -5,6 +5,7 @@ import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } fr
 import type { Database, Engine } from './database.ts'
 import * as m0001 from './migrations/0001-initial.ts'
 import * as m0002 from './migrations/0002-auth.ts'
+import * as m0003 from './migrations/0003-task-counts.ts'
 import * as m0004 from './migrations/0004-events.ts'
 
 interface MigrationModule {
@@ -14,6 +15,7 @@ interface MigrationModule {
 const MIGRATIONS: Record<string, MigrationModule> = {
   '0001-initial': m0001,
   '0002-auth': m0002,
+  '0003-task-counts': m0003,
   '0004-events': m0004,
 }
 

@@ -1,13 +1,65 @@
 // Server engine: PostgreSQL through a `pg` pool with bounded waits, so a
 // database outage turns into fast 503s instead of hung requests.
-import { PostgresDialect } from 'kysely'
+import { PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely'
 import pg from 'pg'
+import { DatabaseUnavailableError } from './errors.ts'
 
 export interface PostgresSettings {
   url: string
   poolMax: number
   connectTimeoutMs: number
   statementTimeoutMs: number
+}
+
+/**
+ * pg reports "could not get a connection" (pool checkout timeout, connection timeout) and
+ * "the connection broke mid-query" (terminated, read timeout) as plain Errors without a
+ * code. Errors from the server are `pg.DatabaseError`s with a SQLSTATE; anything else that
+ * comes out of connect() or query() is a transport failure. Tagging them here, at the only
+ * place that knows where they came from, lets the error handler classify by code.
+ */
+function tagTransportFailure(error: unknown): unknown {
+  if (error instanceof pg.DatabaseError) return error
+  if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string') return error
+  return new DatabaseUnavailableError(error)
+}
+
+/** The pool as Kysely sees it, with transport failures tagged (see tagTransportFailure). */
+function taggingPool(pool: pg.Pool): PostgresPool {
+  const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>()
+  return {
+    async connect() {
+      let client: pg.PoolClient
+      try {
+        client = await pool.connect()
+      } catch (error) {
+        throw new DatabaseUnavailableError(error)
+      }
+      let facade = wrapped.get(client)
+      if (!facade) {
+        // pg-pool listens for errors only on idle clients; a connection lost while Kysely holds the
+        // client (between statements of a transaction) would otherwise be an uncaught exception.
+        // The loss still surfaces: the next query on it fails, and the pool drops it on release.
+        client.on('error', () => {})
+        const query = client.query.bind(client) as PostgresPoolClient['query']
+        facade = {
+          query: ((...args: Parameters<PostgresPoolClient['query']>) => {
+            const result = query(...args) as unknown
+            // Cursor queries (streaming) return a cursor object, not a promise: pass them through.
+            return result instanceof Promise
+              ? result.catch((error: unknown) => {
+                  throw tagTransportFailure(error)
+                })
+              : result
+          }) as PostgresPoolClient['query'],
+          release: () => client.release(),
+        }
+        wrapped.set(client, facade)
+      }
+      return facade
+    },
+    end: () => pool.end(),
+  }
 }
 
 export function openPostgres(settings: PostgresSettings): { dialect: PostgresDialect; pool: pg.Pool } {
@@ -22,5 +74,5 @@ export function openPostgres(settings: PostgresSettings): { dialect: PostgresDia
   })
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {})
-  return { dialect: new PostgresDialect({ pool }), pool }
+  return { dialect: new PostgresDialect({ pool: taggingPool(pool) }), pool }
 }

@@ -156,6 +156,21 @@ export interface WebhookDeliveriesTable {
   updated_at: Timestamp
 }
 
+/** Exact task counts by owner ('*' = all), deleted (0/1), status and priority; maintained by triggers (migration 0003). */
+export interface TaskCountsTable {
+  scope: string
+  deleted: number
+  status: string
+  priority: number
+  slot: number
+  n: ColumnType<number | string, number, number>
+}
+
+/** task_counts per tag (follows tasks.tags); maintained by triggers (migration 0003). */
+export interface TaskTagCountsTable extends TaskCountsTable {
+  tag: string
+}
+
 export interface Schema {
   users: UsersTable
   refresh_tokens: RefreshTokensTable
@@ -170,4 +185,6 @@ export interface Schema {
   events: EventsTable
   webhooks: WebhooksTable
   webhook_deliveries: WebhookDeliveriesTable
+  task_counts: TaskCountsTable
+  task_tag_counts: TaskTagCountsTable
 }

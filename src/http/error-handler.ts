@@ -1,6 +1,7 @@
 // The one place that writes error bodies (API.md §1). Domain ApiErrors keep
 // their code; Fastify's own errors are classified by their `code`, never by message.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { isDatabaseUnavailable } from '../db/errors.ts'
 import { ApiError, ERROR_STATUS, type ErrorCode, type ErrorDetail } from '../errors.ts'
 import { validationDetails } from './validation.ts'
 
@@ -101,6 +102,25 @@ export function classifyError(error: unknown): {
   const fallback = STATUS_FALLBACK[status]
   if (fallback) return { status, ...fallback, headers: {}, unexpected: false }
   if (isDatabaseBusy(error)) {
+    return {
+      status: 503,
+      code: 'SERVICE_UNAVAILABLE',
+      message: 'Database is busy, retry shortly',
+      headers: { 'retry-after': '1' },
+      unexpected: false,
+    }
+  }
+  if (isDatabaseUnavailable(error)) {
+    return {
+      status: 503,
+      code: 'SERVICE_UNAVAILABLE',
+      message: 'The database is not reachable, retry shortly',
+      headers: { 'retry-after': '2' },
+      unexpected: false,
+    }
+  }
+  if ((error as { code?: unknown })?.code === '57014') {
+    // PostgreSQL query_canceled: the statement timeout ran out (an overloaded database).
     return {
       status: 503,
       code: 'SERVICE_UNAVAILABLE',

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Config } from '../config.ts'
 import { ApiError } from '../errors.ts'
+import { redisWithLocalFallback } from './rate-limit-store.ts'
 
 type PolicyName = 'user' | 'anon' | 'auth'
 
@@ -28,7 +29,8 @@ export async function registerRateLimits(
 ): Promise<(request: FastifyRequest, reply: FastifyReply) => Promise<void>> {
   await app.register(rateLimit, {
     global: false,
-    ...(redis ? { redis, nameSpace: 'tt-rl:', skipOnError: true } : {}),
+    // Shared counters in Redis, falling back to per-instance counting while Redis is down.
+    ...(redis ? { store: redisWithLocalFallback(redis, app.log, 'rl:') as never } : {}),
   })
   const limits: Record<PolicyName, number> = {
     user: config.RATE_LIMIT_PER_MINUTE,

@@ -266,6 +266,16 @@ function keysetCondition(parts: KeyPart[], values: unknown[]): RawBuilder<unknow
 
 function keysetOrs(parts: KeyPart[], values: unknown[]): RawBuilder<unknown> {
   const ors: RawBuilder<unknown>[] = []
+  // The same rows also satisfy a >= v1 (or <=): a plain range on the leading key that both engines
+  // can start an index scan at, so a deep page costs what the first does (the OR form alone is
+  // applied as a filter while scanning from the top).
+  const first = parts[0]
+  const seek =
+    first && values[0] !== null && values[0] !== undefined
+      ? first.descending
+        ? sql`${first.expr} <= ${values[0]}`
+        : sql`${first.expr} >= ${values[0]}`
+      : undefined
   for (let i = 0; i < parts.length; i++) {
     const ands: RawBuilder<unknown>[] = []
     for (let j = 0; j < i; j++) {
@@ -279,7 +289,9 @@ function keysetOrs(parts: KeyPart[], values: unknown[]): RawBuilder<unknown> {
     ands.push(p.descending ? sql`${p.expr} < ${v}` : sql`${p.expr} > ${v}`)
     ors.push(sql`(${sql.join(ands, sql` AND `)})`)
   }
-  return ors.length === 0 ? sql`1 = 0` : sql`(${sql.join(ors, sql` OR `)})`
+  if (ors.length === 0) return sql`1 = 0`
+  const after = sql`(${sql.join(ors, sql` OR `)})`
+  return seek ? sql`(${seek} AND ${after})` : after
 }
 
 function normaliseKeyValue(value: unknown): unknown {
@@ -342,10 +354,12 @@ export async function listTasks(
   }
   const where = conditions.length > 0 ? sql`WHERE ${sql.join(conditions, sql` AND `)}` : sql``
 
-  const totalRow = await sql<{
-    total: number | string
-  }>`SELECT COUNT(*) AS total FROM ${from} ${where}`.execute(db)
-  const total = Number(totalRow.rows[0]?.total ?? 0)
+  const total =
+    (await countFromCounters(db, plan.filter, viewer)) ??
+    Number(
+      (await sql<{ total: number | string }>`SELECT COUNT(*) AS total FROM ${from} ${where}`.execute(db))
+        .rows[0]?.total ?? 0,
+    )
 
   const columns = sql.join(TASK_COLUMNS.map((c) => sql.ref(c)))
   const fetch = plan.limit + 1
@@ -391,6 +405,49 @@ export async function listTasks(
     next = { after: parts.slice(0, -1).map((p) => normaliseKeyValue(last[p.alias])), id: last.id }
   }
   return { items: pageRows.map(toTask), total, next }
+}
+
+const COUNTED_FILTERS = new Set(['deleted', 'statuses', 'priorities', 'ownerId', 'tag'])
+
+/**
+ * page.total from the counter tables (migration 0003) when the filter uses only what they are
+ * keyed by (owner, deleted, status, priority, tag): a sum over at most a few hundred rows,
+ * whatever the size of the table. Undefined for due-date ranges and `q`, which the caller
+ * counts with COUNT(*) over their index, costing in proportion to the matches.
+ */
+export async function countFromCounters(
+  db: Executor,
+  filter: TaskFilter,
+  viewer: ListViewer,
+): Promise<number | undefined> {
+  // Only filters the counters are keyed by; any other (due dates, q, or one added later) is counted by COUNT(*).
+  for (const [name, value] of Object.entries(filter))
+    if (value !== undefined && !COUNTED_FILTERS.has(name)) return undefined
+  const scope = filter.ownerId ?? '*'
+  // Deleted tasks of others are invisible to non-admins: their deleted part is the viewer's own.
+  const ownDeleted =
+    filter.ownerId === undefined || filter.ownerId === viewer.userId ? viewer.userId : undefined
+  const parts: { scope: string; deleted: 0 | 1 }[] = []
+  if (filter.deleted !== 'only') parts.push({ scope, deleted: 0 })
+  if (filter.deleted !== 'exclude') {
+    if (viewer.seesAllDeleted) parts.push({ scope, deleted: 1 })
+    else if (ownDeleted !== undefined) parts.push({ scope: ownDeleted, deleted: 1 })
+  }
+  if (parts.length === 0) return 0
+  const conditions: RawBuilder<unknown>[] = [
+    sql`(${sql.join(
+      parts.map((p) => sql`(scope = ${p.scope} AND deleted = ${p.deleted})`),
+      sql` OR `,
+    )})`,
+  ]
+  if (filter.statuses) conditions.push(sql`status IN (${sql.join(filter.statuses)})`)
+  if (filter.priorities) conditions.push(sql`priority IN (${sql.join(filter.priorities.map(rankOf))})`)
+  if (filter.tag !== undefined) conditions.unshift(sql`tag = ${filter.tag}`)
+  const table = filter.tag !== undefined ? sql`task_tag_counts` : sql`task_counts`
+  const result = await sql<{
+    total: number | string | null
+  }>`SELECT SUM(n) AS total FROM ${table} WHERE ${sql.join(conditions, sql` AND `)}`.execute(db)
+  return Number(result.rows[0]?.total ?? 0)
 }
 
 /** Deletes tasks soft-deleted before `cutoff`, at most `batch` at a time; returns how many went. */
