@@ -162,16 +162,6 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     const apiTokens = new ApiTokenService({ database, audit, clock, recheckMs: config.CREDENTIAL_RECHECK_MS })
     const external = externalProvider(config, { database, audit, clock, checkUser: checkSession })
     const users = new UserService({ database, audit, clock })
-    const events = createEventsModule({ config, database, clock, app })
-    const tasks = new TaskService({
-      database,
-      clock,
-      events: overrides.events ?? events.recorder,
-      requireIfMatch: config.REQUIRE_IF_MATCH,
-      audit,
-    })
-    const idempotency = new IdempotencyService({ database, clock, ttlHours: config.IDEMPOTENCY_TTL_HOURS })
-    const metrics = new Metrics({ poolStats: () => database.poolStats() })
     if (redis && !(await connectRedis(redis)))
       app.log.warn('Redis is not reachable at start: rate limits are per instance until it answers')
     const wakeups = openWakeups({
@@ -182,6 +172,16 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     })
     app.decorate('wakeups', wakeups)
     app.addHook('onClose', () => wakeups.close())
+    const events = createEventsModule({ config, database, clock, app, wakeups })
+    const tasks = new TaskService({
+      database,
+      clock,
+      events: overrides.events ?? events.recorder,
+      requireIfMatch: config.REQUIRE_IF_MATCH,
+      audit,
+    })
+    const idempotency = new IdempotencyService({ database, clock, ttlHours: config.IDEMPOTENCY_TTL_HOURS })
+    const metrics = new Metrics({ poolStats: () => database.poolStats() })
     events.registerMetrics(metrics.registry)
 
     app.setValidatorCompiler(validatorCompiler)

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildApp } from '../src/app.ts'
 import { configFrom } from '../src/config.ts'
-import { buildTestApp, freshPostgresSchema } from './helpers.ts'
+import { buildTestApp, createTask, freshPostgresSchema, registerAndLogin } from './helpers.ts'
 
 async function twoApps(withRedis: boolean) {
   const schema = await freshPostgresSchema()
@@ -81,6 +81,39 @@ for (const withRedis of [false, true])
       }
     })
   })
+
+describe('task events fan out through Redis (REDIS_URL set)', () => {
+  it('a change committed on one instance wakes event readers on the other through Redis pub/sub', async () => {
+    const { apps, close } = await twoApps(true)
+    try {
+      const [one, two] = apps
+      let remote = 0
+      two.wakeups.subscribe('events', () => remote++)
+      // Wait until the other instance's subscription is live.
+      for (let i = 0; i < 50 && remote === 0; i++) {
+        await one.wakeups.publish('events')
+        await waitFor(() => remote > 0, 200)
+      }
+      const before = remote
+      const user = await registerAndLogin(one)
+      await createTask(one, user)
+      assert.ok(await waitFor(() => remote > before), 'no Redis wake-up after the change committed')
+      // A refused change commits nothing and publishes nothing.
+      const settled = remote
+      const refused = await one.inject({
+        method: 'POST',
+        url: '/v1/tasks',
+        headers: user.auth,
+        payload: { title: '' },
+      })
+      assert.equal(refused.statusCode, 422)
+      await sleep(300)
+      assert.equal(remote, settled)
+    } finally {
+      await close()
+    }
+  })
+})
 
 describe('wake-ups on one instance (sqlite, no Redis)', () => {
   it('wakes in-process subscribers', async () => {

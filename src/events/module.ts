@@ -5,6 +5,7 @@ import { Gauge, type Registry } from 'prom-client'
 import type { Config } from '../config.ts'
 import type { Database } from '../db/database.ts'
 import type { Clock } from '../time.ts'
+import type { Wakeups } from '../wakeup.ts'
 import { type Dispatcher, startDispatcher } from '../webhooks/dispatcher.ts'
 import { countPendingDeliveries, oldestPendingDelivery } from '../webhooks/queue-repository.ts'
 import { parseRetrySchedule } from '../webhooks/retry.ts'
@@ -16,6 +17,8 @@ import { type RetentionJob, startEventRetention } from './retention.ts'
 import { eventRoutes } from './routes.ts'
 import { type EventSignal, localEventSignal, postgresEventSignal } from './signal.ts'
 import { EventStreams } from './stream.ts'
+
+const EVENTS_WAKEUP_CHANNEL = 'events'
 
 export interface EventsModule {
   recorder: EventRecorder
@@ -39,14 +42,23 @@ export function createEventsModule(deps: {
   database: Database
   clock: Clock
   app: FastifyInstance
+  wakeups: Wakeups
 }): EventsModule {
-  const { config, database, clock, app } = deps
+  const { config, database, clock, app, wakeups } = deps
   const signal =
     database.engine === 'postgres' && config.DATABASE_URL
       ? postgresEventSignal(config.DATABASE_URL, app.log)
       : localEventSignal()
   app.addHook('onReady', () => signal.start())
-  const recorder = new OutboxRecorder({ engine: database.engine, clock, signal })
+  // With REDIS_URL, events fan out through Redis pub/sub too: a writer publishes after commit,
+  // every instance's readers wake. PostgreSQL's in-transaction NOTIFY stays as well (it can
+  // never wake a reader before the commit), and readers poll: a lost wake-up only delays.
+  let publishAfterCommit: (() => void) | undefined
+  if (wakeups.transport === 'redis') {
+    wakeups.subscribe(EVENTS_WAKEUP_CHANNEL, () => signal.wake())
+    publishAfterCommit = () => void wakeups.publish(EVENTS_WAKEUP_CHANNEL)
+  }
+  const recorder = new OutboxRecorder({ engine: database.engine, clock, signal, publishAfterCommit })
   const streams = new EventStreams({
     database,
     signal,

@@ -21,11 +21,18 @@ export class OutboxRecorder implements EventRecorder {
   readonly #engine: Engine
   readonly #clock: Clock
   readonly #signal: EventSignal
+  readonly #publishAfterCommit: (() => void) | undefined
 
-  constructor(deps: { engine: Engine; clock: Clock; signal: EventSignal }) {
+  constructor(deps: { engine: Engine; clock: Clock; signal: EventSignal; publishAfterCommit?: () => void }) {
     this.#engine = deps.engine
     this.#clock = deps.clock
     this.#signal = deps.signal
+    this.#publishAfterCommit = deps.publishAfterCommit
+  }
+
+  /** With Redis, other instances are woken through pub/sub once the change is visible. */
+  afterCommit(): void {
+    this.#publishAfterCommit?.()
   }
 
   async recordTaskEvent(trx: Executor, type: TaskEventType, task: Task): Promise<void> {

@@ -7,6 +7,11 @@ export type TaskEventType = 'task.created' | 'task.updated' | 'task.deleted' | '
 
 export interface EventRecorder {
   recordTaskEvent(trx: Executor, type: TaskEventType, task: Task): Promise<void>
+  /**
+   * Called after the transaction that recorded events has committed. Only a wake-up for
+   * readers on other instances: a crash before it delays delivery (readers poll), never loses it.
+   */
+  afterCommit?(): void
 }
 
 /** Records nothing: for tools and tests that do not exercise events. */

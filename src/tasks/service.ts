@@ -79,6 +79,7 @@ export class TaskService {
       await this.#events.recordTaskEvent(trx, 'task.created', task)
       if (alsoInTransaction) await alsoInTransaction(trx, task)
     })
+    this.#events.afterCommit?.()
     return task
   }
 
@@ -180,11 +181,13 @@ export class TaskService {
     if (!UUID.test(id)) throw notFound('Task')
     for (let attempt = 0; ; attempt++) {
       try {
-        return await runInTransaction(this.#database, async (trx) => {
+        const changed = await runInTransaction(this.#database, async (trx) => {
           const task = await findTaskForChange(trx, this.#database.engine, id.toLowerCase())
           if (!task) throw notFound('Task')
           return work(trx, task)
         })
+        this.#events.afterCommit?.()
+        return changed
       } catch (error) {
         if (!(error instanceof ConcurrentChange)) throw error
         // Someone changed the task between our read and write: with If-Match that is a failed precondition.
