@@ -1,9 +1,12 @@
 // Shared by the events/webhooks/SSE suites: a webhook receiver the test starts on a real socket,
 // an independent Standard Webhooks verifier (HMAC written out from RFC 2104 over SHA-256, not the
 // project's signer), an SSE client over node:http, and polling.
+import assert from 'node:assert/strict'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import type { TestUser } from './helpers.ts'
 
 export interface ReceivedDelivery {
   id: string
@@ -169,4 +172,43 @@ export function openSse(baseUrl: string, token: string, lastEventId?: string): P
     )
     req.on('error', reject)
   })
+}
+
+/** The webhook API calls the delivery suites share: subscribe, list deliveries, read an endpoint. */
+export function webhookClient(app: () => FastifyInstance, user: () => TestUser) {
+  return {
+    async subscribe(url: string, events = ['task.created', 'task.updated', 'task.deleted', 'task.restored']) {
+      const res = await app().inject({
+        method: 'POST',
+        url: '/v1/webhooks',
+        headers: user().auth,
+        payload: { url, events },
+      })
+      assert.equal(res.statusCode, 201, res.body)
+      return res.json() as { id: string; secret: string }
+    },
+    async deliveries(webhookId: string) {
+      const res = await app().inject({
+        method: 'GET',
+        url: `/v1/webhooks/${webhookId}/deliveries?limit=100`,
+        headers: user().auth,
+      })
+      assert.equal(res.statusCode, 200, res.body)
+      return (
+        res.json() as {
+          items: {
+            id: string
+            status: string
+            attempts: number
+            lastResponseStatus: number | null
+            eventType: string
+          }[]
+        }
+      ).items
+    },
+    async webhook(id: string) {
+      const res = await app().inject({ method: 'GET', url: `/v1/webhooks/${id}`, headers: user().auth })
+      return res.json() as { enabled: boolean; disabledReason: string | null; consecutiveFailures: number }
+    },
+  }
 }

@@ -8,7 +8,7 @@ import { OutboxRecorder } from '../src/events/outbox.ts'
 import { localEventSignal } from '../src/events/signal.ts'
 import { TaskService } from '../src/tasks/service.ts'
 import { systemClock } from '../src/time.ts'
-import { startReceiver, verifyStandardWebhook, waitFor } from './events-support.ts'
+import { startReceiver, verifyStandardWebhook, waitFor, webhookClient } from './events-support.ts'
 import {
   aTask,
   buildTestApp,
@@ -38,42 +38,10 @@ for (const engine of testEngines()) {
     })
     after(() => t.close())
 
-    async function subscribe(
-      url: string,
-      events = ['task.created', 'task.updated', 'task.deleted', 'task.restored'],
-    ) {
-      const res = await t.app.inject({
-        method: 'POST',
-        url: '/v1/webhooks',
-        headers: user.auth,
-        payload: { url, events },
-      })
-      assert.equal(res.statusCode, 201, res.body)
-      return res.json() as { id: string; secret: string }
-    }
-    async function deliveries(webhookId: string) {
-      const res = await t.app.inject({
-        method: 'GET',
-        url: `/v1/webhooks/${webhookId}/deliveries?limit=100`,
-        headers: user.auth,
-      })
-      assert.equal(res.statusCode, 200, res.body)
-      return (
-        res.json() as {
-          items: {
-            id: string
-            status: string
-            attempts: number
-            lastResponseStatus: number | null
-            eventType: string
-          }[]
-        }
-      ).items
-    }
-    async function webhook(id: string) {
-      const res = await t.app.inject({ method: 'GET', url: `/v1/webhooks/${id}`, headers: user.auth })
-      return res.json() as { enabled: boolean; disabledReason: string | null; consecutiveFailures: number }
-    }
+    const { subscribe, deliveries, webhook } = webhookClient(
+      () => t.app,
+      () => user,
+    )
 
     it('delivers every change, signed so that an independent verifier accepts it', async () => {
       const receiver = await startReceiver()
