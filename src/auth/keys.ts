@@ -106,22 +106,7 @@ export class SigningKeys {
   /** Creates a new active key and retires the others (they keep verifying until their tokens expire). */
   async rotate(): Promise<string> {
     const pem = generatePem()
-    const { kid, publicJwk } = await describe(pem)
-    const now = new Date().toISOString()
-    await this.#database.db.transaction().execute(async (trx) => {
-      await trx.updateTable('signing_keys').set({ retired_at: now }).where('retired_at', 'is', null).execute()
-      await trx
-        .insertInto('signing_keys')
-        .values({
-          kid,
-          alg: 'EdDSA',
-          public_jwk: JSON.stringify(publicJwk),
-          private_key: this.#seal(pem),
-          created_at: now,
-          retired_at: null,
-        })
-        .execute()
-    })
+    const kid = await this.#activate(pem)
     await this.#load()
     return kid
   }
@@ -151,13 +136,19 @@ export class SigningKeys {
   }
 
   async #import(pem: string): Promise<void> {
-    const { kid, publicJwk } = await describe(pem)
+    const { kid } = await describe(pem)
     const exists = await this.#database.db
       .selectFrom('signing_keys')
       .select('kid')
       .where('kid', '=', kid)
       .executeTakeFirst()
     if (exists) return
+    await this.#activate(pem)
+  }
+
+  /** Stores `pem` as the active key and retires the others, in one transaction; returns its kid. */
+  async #activate(pem: string): Promise<string> {
+    const { kid, publicJwk } = await describe(pem)
     const now = new Date().toISOString()
     await this.#database.db.transaction().execute(async (trx) => {
       await trx.updateTable('signing_keys').set({ retired_at: now }).where('retired_at', 'is', null).execute()
@@ -174,6 +165,7 @@ export class SigningKeys {
         .onConflict((oc) => oc.column('kid').doNothing())
         .execute()
     })
+    return kid
   }
 
   async #encryptPlainRows(): Promise<void> {
