@@ -51,14 +51,16 @@ export function errorBody(
 }
 
 /** Classifies any thrown value into status, code, message, details and headers. */
-export function classifyError(error: unknown): {
+export interface ClassifiedError {
   status: number
   code: ErrorCode
   message: string
   details?: ErrorDetail[]
   headers: Record<string, string>
   unexpected: boolean
-} {
+}
+
+export function classifyError(error: unknown): ClassifiedError {
   if (error instanceof ApiError) {
     return {
       status: error.status,
@@ -101,40 +103,29 @@ export function classifyError(error: unknown): {
   const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500
   const fallback = STATUS_FALLBACK[status]
   if (fallback) return { status, ...fallback, headers: {}, unexpected: false }
-  if (isDatabaseBusy(error)) {
-    return {
-      status: 503,
-      code: 'SERVICE_UNAVAILABLE',
-      message: 'Database is busy, retry shortly',
-      headers: { 'retry-after': '1' },
-      unexpected: false,
-    }
-  }
-  if (isDatabaseUnavailable(error)) {
-    return {
-      status: 503,
-      code: 'SERVICE_UNAVAILABLE',
-      message: 'The database is not reachable, retry shortly',
-      headers: { 'retry-after': '2' },
-      unexpected: false,
-    }
-  }
-  if ((error as { code?: unknown })?.code === '57014') {
-    // PostgreSQL query_canceled: the statement timeout ran out (an overloaded database).
-    return {
-      status: 503,
-      code: 'SERVICE_UNAVAILABLE',
-      message: 'Database is busy, retry shortly',
-      headers: { 'retry-after': '1' },
-      unexpected: false,
-    }
-  }
+  // Database trouble is the service's, not the request's: 503 with a hint when to retry.
+  if (isDatabaseBusy(error)) return databaseUnavailable('Database is busy, retry shortly', 1)
+  if (isDatabaseUnavailable(error))
+    return databaseUnavailable('The database is not reachable, retry shortly', 2)
+  // PostgreSQL query_canceled: the statement timeout ran out (an overloaded database).
+  if ((error as { code?: unknown })?.code === '57014')
+    return databaseUnavailable('Database is busy, retry shortly', 1)
   return {
     status: 500,
     code: 'INTERNAL_ERROR',
     message: 'Internal server error',
     headers: {},
     unexpected: true,
+  }
+}
+
+function databaseUnavailable(message: string, retryAfterSeconds: number): ClassifiedError {
+  return {
+    status: 503,
+    code: 'SERVICE_UNAVAILABLE',
+    message,
+    headers: { 'retry-after': String(retryAfterSeconds) },
+    unexpected: false,
   }
 }
 
