@@ -3,6 +3,7 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
+import { documentHeaders } from './openapi-headers.ts'
 
 const DOCS_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
@@ -47,6 +48,10 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'auth', description: 'Accounts and tokens' },
         { name: 'tasks', description: 'Tasks' },
         { name: 'operations', description: 'Health, readiness, metrics' },
+        { name: 'api-tokens', description: 'Personal API tokens (tt_…)' },
+        { name: 'webhooks', description: 'Webhook endpoints and their deliveries' },
+        { name: 'events', description: 'Live event stream (SSE)' },
+        { name: 'admin', description: 'Administration (admins only)' },
       ],
     },
     transform: ({ schema, url, route }) => ({
@@ -56,6 +61,10 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
           ? { ...schema, operationId: operationIdOf(route.method, url) }
           : schema,
     }),
+    transformObject: (documentObject) =>
+      documentHeaders(
+        'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject,
+      ),
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   })
 
