@@ -47,6 +47,19 @@ for (const engine of testEngines()) {
       })
     }
 
+    it('reads an unencoded + in a dueBefore/dueAfter offset as the + the client meant', async () => {
+      const task = await createTask(t.app, alice, { title: 'due', dueAt: '2030-01-01T10:00:00Z' })
+      const ids = async (query: string) => {
+        const res = await list(`${query}&ownerId=me`)
+        assert.equal(res.statusCode, 200, res.body)
+        return (res.json() as { items: { id: string }[] }).items.map((i) => i.id)
+      }
+      // 11:00+01:00 is 10:00Z: not strictly after it; 10:30+01:00 is before it.
+      assert.ok(!(await ids('dueAfter=2030-01-01T11:00:00+01:00')).includes(task.id))
+      assert.ok((await ids('dueAfter=2030-01-01T10:30:00+01:00')).includes(task.id))
+      assert.ok((await ids('dueBefore=2030-01-01T11:30:00+01:00')).includes(task.id))
+    })
+
     it('lists every problem at once and still caps big limits at 100', async () => {
       const both = await list('limit=1e1&offset=x&status=nope')
       assert.deepEqual(

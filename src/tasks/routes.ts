@@ -87,7 +87,10 @@ export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyS
       '/v1/tasks',
       {
         config: { scope: 'tasks:read' },
-        preValidation: async (request) => plainIntegersOnly(request.query, ['limit', 'offset']),
+        preValidation: async (request) => {
+          plainIntegersOnly(request.query, ['limit', 'offset'])
+          unmangleOffsets(request.query, ['dueBefore', 'dueAfter'])
+        },
         schema: {
           tags: TAG,
           summary: 'List tasks',
@@ -236,5 +239,17 @@ function plainIntegersOnly(query: unknown, names: string[]): void {
   for (const name of names) {
     const value = params[name]
     if (typeof value === 'string' && !/^-?[0-9]+$/.test(value)) params[name] = 'not an integer'
+  }
+}
+
+/**
+ * An unencoded `+01:00` offset arrives as ` 01:00` (a query-string `+` means a space); a space is
+ * never valid there, so it is read as the `+` the client meant instead of refusing the time.
+ */
+function unmangleOffsets(query: unknown, names: string[]): void {
+  const params = query as Record<string, unknown>
+  for (const name of names) {
+    const value = params[name]
+    if (typeof value === 'string') params[name] = value.replace(/(\d) (\d{2}:\d{2})$/, '$1+$2')
   }
 }
