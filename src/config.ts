@@ -1,5 +1,6 @@
 // Configuration: one TypeBox schema for the environment, validated once at boot.
 // The Config type is derived from the schema; nothing else reads process.env.
+import { createPrivateKey } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { type Static, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
@@ -181,8 +182,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       : error.message
     problems.push(`${name}: ${message}`)
   }
+  const pem = (converted as Partial<Config>).JWT_PRIVATE_KEY
+  if (typeof pem === 'string' && !isEd25519PrivateKey(pem))
+    problems.push('JWT_PRIVATE_KEY: must be a PKCS#8 PEM Ed25519 private key')
   if (problems.length > 0) throw new ConfigError([...new Set(problems)])
   return converted as Config
+}
+
+/** Checked with the other variables so a bad key is named in the one configuration message. */
+function isEd25519PrivateKey(pem: string): boolean {
+  try {
+    return createPrivateKey({ key: pem, format: 'pem' }).asymmetricKeyType === 'ed25519'
+  } catch {
+    return false
+  }
 }
 
 /** Loads `.env` from the working directory when present (values already set win). */

@@ -113,7 +113,7 @@ export function authRoutes(deps: { auth: AuthService; tokens: AccessTokens }) {
           tags: TAG,
           summary: 'Public keys that verify access tokens',
           security: [],
-          response: { 200: JwksSchema },
+          response: { 200: JwksSchema, ...errorResponses() },
         },
       },
       async (_request, reply) =>

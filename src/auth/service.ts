@@ -79,7 +79,8 @@ export class AuthService {
     if ([...input.password].length > 256)
       details.push({ field: 'password', message: 'must be at most 256 characters' })
     if (name.length < 1) details.push({ field: 'name', message: 'must not be empty' })
-    if (name.length > 100) details.push({ field: 'name', message: 'must be at most 100 characters' })
+    // Characters are code points, as in the schema (an emoji is one character, not two).
+    if ([...name].length > 100) details.push({ field: 'name', message: 'must be at most 100 characters' })
     if (details.length > 0) throw validationFailed(details, 'Request body is invalid')
 
     const passwordHash = await hashPassword(input.password)

@@ -3,9 +3,25 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
+import { documentHeaders } from './openapi-headers.ts'
 
 const DOCS_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+
+/**
+ * A stable operationId for every operation (client generators need one): method + path words,
+ * `{id}` as `ById` — GET /v1/tasks/{id} → getTasksById, POST /v1/tasks/{id}/restore → postTasksByIdRestore.
+ */
+export function operationIdOf(method: string | string[], url: string): string {
+  const verb = (Array.isArray(method) ? method[0]! : method).toLowerCase()
+  const words = url
+    .split('/')
+    .filter((part) => part !== '' && part !== 'v1')
+    .map((part) => (part.startsWith('{') || part.startsWith(':') ? `by-${part.replace(/[{}:]/g, '')}` : part))
+    .flatMap((part) => part.split(/[^A-Za-z0-9]+/))
+    .filter((word) => word !== '')
+  return verb + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('')
+}
 
 export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
   await app.register(swagger, {
@@ -32,8 +48,23 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'auth', description: 'Accounts and tokens' },
         { name: 'tasks', description: 'Tasks' },
         { name: 'operations', description: 'Health, readiness, metrics' },
+        { name: 'api-tokens', description: 'Personal API tokens (tt_…)' },
+        { name: 'webhooks', description: 'Webhook endpoints and their deliveries' },
+        { name: 'events', description: 'Live event stream (SSE)' },
+        { name: 'admin', description: 'Administration (admins only)' },
       ],
     },
+    transform: ({ schema, url, route }) => ({
+      url,
+      schema:
+        schema && !('operationId' in schema)
+          ? { ...schema, operationId: operationIdOf(route.method, url) }
+          : schema,
+    }),
+    transformObject: (documentObject) =>
+      documentHeaders(
+        'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject,
+      ),
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   })
 

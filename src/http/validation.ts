@@ -117,8 +117,11 @@ export function validationDetails(
   errors: FastifySchemaValidationError[],
   context: string | undefined,
 ): ErrorDetail[] {
-  const details: ErrorDetail[] = []
+  const details: (ErrorDetail & { isType: boolean })[] = []
   const seen = new Set<string>()
+  // A value of the wrong type is one problem: "must be a string" says it, the enum or length
+  // rules that also fail on it (null for status) would only repeat it.
+  const wrongType = new Set<string>()
   for (const raw of errors as unknown as ErrorObject[]) {
     // A failed anyOf/oneOf repeats its branches' errors; the branches say more.
     if (raw.keyword === 'anyOf' || raw.keyword === 'oneOf' || raw.keyword === 'if') continue
@@ -135,7 +138,10 @@ export function validationDetails(
     const key = `${field}\u0000${message}`
     if (seen.has(key)) continue
     seen.add(key)
-    details.push({ field, message })
+    if (raw.keyword === 'type') wrongType.add(field)
+    details.push({ field, message, isType: raw.keyword === 'type' })
   }
   return details
+    .filter((d) => d.isType || !wrongType.has(d.field))
+    .map(({ field, message }) => ({ field, message }))
 }

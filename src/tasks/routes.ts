@@ -87,6 +87,10 @@ export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyS
       '/v1/tasks',
       {
         config: { scope: 'tasks:read' },
+        preValidation: async (request) => {
+          plainIntegersOnly(request.query, ['limit', 'offset'])
+          unmangleOffsets(request.query, ['dueBefore', 'dueAfter'])
+        },
         schema: {
           tags: TAG,
           summary: 'List tasks',
@@ -222,5 +226,30 @@ export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyS
         return sendTask(reply, task)
       },
     )
+  }
+}
+
+/**
+ * Query validation coerces any text Number() accepts ("0x10", "1e2", " 5") to a number; API.md
+ * wants integers, so anything but plain digits is made to fail the schema's integer check (which
+ * then reports it with every other problem of the request).
+ */
+function plainIntegersOnly(query: unknown, names: string[]): void {
+  const params = query as Record<string, unknown>
+  for (const name of names) {
+    const value = params[name]
+    if (typeof value === 'string' && !/^-?[0-9]+$/.test(value)) params[name] = 'not an integer'
+  }
+}
+
+/**
+ * An unencoded `+01:00` offset arrives as ` 01:00` (a query-string `+` means a space); a space is
+ * never valid there, so it is read as the `+` the client meant instead of refusing the time.
+ */
+function unmangleOffsets(query: unknown, names: string[]): void {
+  const params = query as Record<string, unknown>
+  for (const name of names) {
+    const value = params[name]
+    if (typeof value === 'string') params[name] = value.replace(/(\d) (\d{2}:\d{2})$/, '$1+$2')
   }
 }

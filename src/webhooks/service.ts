@@ -21,7 +21,7 @@ import {
   type WebhookChange,
 } from './repository.ts'
 import { newWebhookSecret } from './signature.ts'
-import { checkTarget, TargetRefused } from './ssrf.ts'
+import { checkTarget, TargetRefused, TargetUnresolvable } from './ssrf.ts'
 
 /** Every change writes one delivery row per subscribed webhook, so an owner's count is capped. */
 export const MAX_WEBHOOKS_PER_OWNER = 25
@@ -145,6 +145,10 @@ export class WebhookService {
     try {
       await checkTarget(url, this.#allowPrivate)
     } catch (error) {
+      // A name that does not resolve yet (DNS not set up, or no resolver reachable) cannot be
+      // proven private; like GitHub and Stripe we accept it, and every delivery re-checks the
+      // resolved addresses anyway, so it can never reach a private target.
+      if (error instanceof TargetUnresolvable) return
       if (error instanceof TargetRefused) throw validationFailed([{ field: 'url', message: error.message }])
       throw error
     }

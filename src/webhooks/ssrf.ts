@@ -47,6 +47,9 @@ export function isForbiddenAddress(address: string): boolean {
 
 export class TargetRefused extends Error {}
 
+/** The host name has no address right now: refused at delivery; accepted at registration (see service). */
+export class TargetUnresolvable extends TargetRefused {}
+
 export interface CheckedTarget {
   url: URL
   address: string
@@ -69,9 +72,9 @@ export async function checkTarget(rawUrl: string, allowPrivate: boolean): Promis
   try {
     addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookup(host, { all: true })
   } catch {
-    throw new TargetRefused('host does not resolve')
+    throw new TargetUnresolvable('host does not resolve')
   }
-  if (addresses.length === 0) throw new TargetRefused('host does not resolve')
+  if (addresses.length === 0) throw new TargetUnresolvable('host does not resolve')
   // Every address must be public: otherwise a host with one public and one private record
   // could be checked on the first and connected on the second.
   if (!allowPrivate && addresses.some((a) => isForbiddenAddress(a.address)))

@@ -1,0 +1,34 @@
+// Acceptance: register counts characters as the contract and the schema do — code points, so
+// a name of 100 emoji is 100 characters (API.md §2: name 1–100 characters).
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { buildTestApp, errorOf, PASSWORD, type TestApp, testEngines, uniqueEmail } from './helpers.ts'
+
+for (const engine of testEngines()) {
+  describe(`register name length (${engine})`, () => {
+    let t: TestApp
+    before(async () => {
+      t = await buildTestApp({}, {}, engine)
+    })
+    after(() => t.close())
+
+    const register = (name: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/v1/auth/register',
+        payload: { email: uniqueEmail('len'), password: PASSWORD, name },
+      })
+
+    it('accepts 100 characters outside the BMP and refuses 101', async () => {
+      const ok = await register('😀'.repeat(100))
+      assert.equal(ok.statusCode, 201, ok.body)
+      assert.equal((ok.json() as { name: string }).name, '😀'.repeat(100))
+      const tooLong = await register('😀'.repeat(101))
+      assert.equal(tooLong.statusCode, 422)
+      assert.deepEqual(
+        errorOf(tooLong).details?.map((d) => d.field),
+        ['name'],
+      )
+    })
+  })
+}
