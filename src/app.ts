@@ -256,7 +256,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
 
     await app.register(compress, {
       global: true,
-      threshold: 1024,
+      threshold: 1025, // API.md §5: responses *over* 1 KiB
       encodings: ['br', 'gzip'],
       // Brotli's default quality (11) costs far more CPU than it saves on JSON; 4 is the usual API setting.
       brotliOptions: { params: { [zlib.BROTLI_PARAM_QUALITY]: 4 } },
