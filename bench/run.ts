@@ -155,6 +155,7 @@ async function main(): Promise<void> {
   const service = await startNode({
     name: 'service',
     args: [
+      ...startScriptFlags(),
       ...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
       join(ROOT, 'src/main.ts'),
     ],
@@ -371,4 +372,11 @@ try {
     await cleanupAll()
     process.exit(1)
   }
+}
+
+/** Node flags of package.json's `start` script ("node <flags> src/main.ts"), so the service runs as `npm start` runs it. */
+function startScriptFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts?: { start?: string } }
+  const words = (pkg.scripts?.start ?? '').split(/\s+/).filter(Boolean)
+  return words.slice(1).filter((word) => word.startsWith('--'))
 }

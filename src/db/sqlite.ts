@@ -92,13 +92,15 @@ export interface OpenedSqlite {
 export function openSqlite(dataDir: string, fileName = 'task-tracker.db'): OpenedSqlite {
   mkdirSync(dataDir, { recursive: true })
   const raw = new DatabaseSync(join(dataDir, fileName))
+  // A 16 MiB page cache: the hot pages (indexes, counter tables, recent rows) fit, the rest is
+  // one read from the OS page cache away. 64 MiB held that much more RSS for no measured gain.
   raw.exec(`
     PRAGMA journal_mode = WAL;
     PRAGMA synchronous = FULL;
     PRAGMA busy_timeout = 5000;
     PRAGMA foreign_keys = ON;
     PRAGMA temp_store = MEMORY;
-    PRAGMA cache_size = -65536;
+    PRAGMA cache_size = -16384;
   `)
   return { dialect: new ImmediateSqliteDialect(new NodeSqliteDatabase(raw)), raw }
 }

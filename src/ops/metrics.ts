@@ -48,9 +48,11 @@ export class Metrics {
 
   /** Records every response once it is sent; unmatched routes share one label so scans cannot explode cardinality. */
   register(app: FastifyInstance): void {
-    app.addHook('onResponse', async (request, reply) => {
+    // Callback-style: an async hook costs a promise on every response.
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched')
       this.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000)
+      done()
     })
   }
 }
