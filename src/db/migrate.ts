@@ -50,10 +50,12 @@ export async function migrateToLatest(database: Database): Promise<string[]> {
   for (let attempt = 1; ; attempt++) {
     const { error, results } = await migrator.migrateToLatest()
     if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
-    // Kysely looks for its bookkeeping tables by listing the tables of every schema; a schema
-    // another deployment drops at that moment fails the listing with 3F000 (invalid_schema_name).
-    // Nothing was migrated then, so the run is simply repeated.
-    if ((error as { code?: string }).code === '3F000' && attempt < 5) {
+    // Kysely looks for its bookkeeping tables by listing the tables of every schema; a schema or
+    // table another deployment drops at that moment fails the listing with 3F000
+    // (invalid_schema_name) or 42P01 (undefined_table). Completed migrations are recorded, so the
+    // run is simply repeated; a migration that really fails this way fails again and is thrown.
+    const code = (error as { code?: string }).code
+    if ((code === '3F000' || code === '42P01') && attempt < 5) {
       await new Promise((resolve) => setTimeout(resolve, 50 * attempt))
       continue
     }
