@@ -12,7 +12,6 @@ const Str = (def: string, description: string) => Type.String({ default: def, de
 const OptionalSecret = (description: string) => Type.Optional(Type.String({ minLength: 1, description }))
 
 export const ConfigSchema = Type.Object({
-  NODE_ENV: Str('production', 'production | development | test; only changes defaults of logging'),
   PORT: Int(3000, 0, 65535, 'TCP port to listen on (0 picks a free port)'),
   HOST: Str('127.0.0.1', 'Address to bind'),
   LOG_LEVEL: Type.Union(

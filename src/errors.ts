@@ -56,7 +56,6 @@ export class ApiError extends Error {
 
 export const notFound = (what = 'Resource') => new ApiError('NOT_FOUND', `${what} not found`)
 export const forbidden = (message = 'You are not allowed to do this') => new ApiError('FORBIDDEN', message)
-export const conflict = (message: string) => new ApiError('CONFLICT', message)
 export const preconditionFailed = () =>
   new ApiError('PRECONDITION_FAILED', 'If-Match does not match the current version of the resource')
 export const validationFailed = (details: ErrorDetail[], message = 'Request is invalid') =>

@@ -1,6 +1,7 @@
 // Admins: listing users, reading the audit log, and acting on other users' tasks (audited).
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import type { AuditEvent } from '../src/audit/repository.ts'
 import { createApiToken, makeAdmin } from './auth-support.ts'
 import {
   buildTestApp,
@@ -11,18 +12,6 @@ import {
   type TestUser,
   testEngines,
 } from './helpers.ts'
-
-interface AuditEvent {
-  id: string
-  at: string
-  actorId: string | null
-  action: string
-  targetType: string | null
-  targetId: string | null
-  address: string | null
-  requestId: string | null
-  details: Record<string, unknown>
-}
 
 for (const engine of testEngines()) {
   describe(`admin and audit (${engine})`, () => {

@@ -212,3 +212,13 @@ export function webhookClient(app: () => FastifyInstance, user: () => TestUser) 
     },
   }
 }
+
+/** Settings for suites that deliver to a local receiver: private targets, fast polls and retries. */
+export const DELIVERY_TEST_CONFIG = {
+  WEBHOOK_ALLOW_PRIVATE: true,
+  WEBHOOK_POLL_INTERVAL_MS: 100,
+  WEBHOOK_RETRY_SCHEDULE: '1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1',
+  WEBHOOK_TIMEOUT_MS: 1500,
+  WEBHOOK_LEASE_SECONDS: 5,
+  WEBHOOK_CONCURRENCY: 4,
+}

@@ -8,7 +8,13 @@ import { OutboxRecorder } from '../src/events/outbox.ts'
 import { localEventSignal } from '../src/events/signal.ts'
 import { TaskService } from '../src/tasks/service.ts'
 import { systemClock } from '../src/time.ts'
-import { startReceiver, verifyStandardWebhook, waitFor, webhookClient } from './events-support.ts'
+import {
+  DELIVERY_TEST_CONFIG,
+  startReceiver,
+  verifyStandardWebhook,
+  waitFor,
+  webhookClient,
+} from './events-support.ts'
 import {
   aTask,
   buildTestApp,
@@ -19,14 +25,7 @@ import {
   testEngines,
 } from './helpers.ts'
 
-const CONFIG = {
-  WEBHOOK_ALLOW_PRIVATE: true,
-  WEBHOOK_POLL_INTERVAL_MS: 100,
-  WEBHOOK_RETRY_SCHEDULE: '1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1',
-  WEBHOOK_TIMEOUT_MS: 1500,
-  WEBHOOK_LEASE_SECONDS: 5,
-  WEBHOOK_CONCURRENCY: 4,
-}
+const CONFIG = DELIVERY_TEST_CONFIG
 
 for (const engine of testEngines()) {
   describe(`webhook deliveries (${engine})`, () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { buildApp } from '../src/app.ts'
 import { configFrom } from '../src/config.ts'
-import { startReceiver, waitFor, webhookClient } from './events-support.ts'
+import { DELIVERY_TEST_CONFIG, startReceiver, waitFor, webhookClient } from './events-support.ts'
 import {
   buildTestApp,
   createTask,
@@ -15,14 +15,7 @@ import {
   testEngines,
 } from './helpers.ts'
 
-const CONFIG = {
-  WEBHOOK_ALLOW_PRIVATE: true,
-  WEBHOOK_POLL_INTERVAL_MS: 100,
-  WEBHOOK_RETRY_SCHEDULE: '1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1',
-  WEBHOOK_TIMEOUT_MS: 1500,
-  WEBHOOK_LEASE_SECONDS: 5,
-  WEBHOOK_CONCURRENCY: 4,
-}
+const CONFIG = DELIVERY_TEST_CONFIG
 
 for (const engine of testEngines()) {
   describe(`webhook endpoints that keep failing (${engine})`, () => {
