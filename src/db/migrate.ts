@@ -7,6 +7,7 @@ import * as m0001 from './migrations/0001-initial.ts'
 import * as m0002 from './migrations/0002-auth.ts'
 import * as m0003 from './migrations/0003-task-counts.ts'
 import * as m0004 from './migrations/0004-events.ts'
+import * as m0005 from './migrations/0005-search-state.ts'
 
 interface MigrationModule {
   up(db: Kysely<unknown>, engine: Engine): Promise<void>
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0002-auth': m0002,
   '0003-task-counts': m0003,
   '0004-events': m0004,
+  '0005-search-state': m0005,
 }
 
 class ListedMigrations implements MigrationProvider {
@@ -34,7 +36,19 @@ class ListedMigrations implements MigrationProvider {
 }
 
 /** Brings the schema to the latest version; returns the names of migrations applied now. */
-export async function migrateToLatest(database: Database): Promise<string[]> {
+export function migrateToLatest(database: Database): Promise<string[]> {
+  return migrate(database, (migrator) => migrator.migrateToLatest())
+}
+
+/** Brings the schema up to `name` and no further: for tests of a later migration's upgrade path. */
+export function migrateUpTo(database: Database, name: keyof typeof MIGRATIONS): Promise<string[]> {
+  return migrate(database, (migrator) => migrator.migrateTo(name))
+}
+
+async function migrate(
+  database: Database,
+  run: (migrator: Migrator) => ReturnType<Migrator['migrateToLatest']>,
+): Promise<string[]> {
   // On PostgreSQL the bookkeeping tables live in the schema the service uses (search_path),
   // so deployments (and test runs) that share a database in separate schemas never see each other's.
   let migrationTableSchema: string | undefined
@@ -48,7 +62,7 @@ export async function migrateToLatest(database: Database): Promise<string[]> {
     ...(migrationTableSchema ? { migrationTableSchema } : {}),
   })
   for (let attempt = 1; ; attempt++) {
-    const { error, results } = await migrator.migrateToLatest()
+    const { error, results } = await run(migrator)
     if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
     // Kysely looks for its bookkeeping tables by listing the tables of every schema; a schema or
     // table another deployment drops at that moment fails the listing with 3F000

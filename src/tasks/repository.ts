@@ -312,19 +312,54 @@ export function tsQueryExpression(q: string): string | undefined {
   return words.map((w, i) => `${w.toLowerCase()}${i === words.length - 1 ? ':*' : ''}`).join(' & ')
 }
 
+/** bm25 over title and description; the state column (migration 0005) carries no weight. */
+const SQLITE_RANK = sql`bm25(tasks_fts, 1.0, 1.0, 0.0)`
+
+/**
+ * The FTS5 query for `q` under the deleted filter: the user's words are matched in title and
+ * description only (so "live" or "deleted" never match the state column), and the state column
+ * keeps deleted tasks out (or in) inside the index.
+ */
+function sqliteMatch(q: string, deleted: TaskFilter['deleted']): string | undefined {
+  const words = ftsMatchExpression(q)
+  if (words === undefined) return undefined
+  const text = `{title description} : (${words})`
+  if (deleted === 'exclude') return `${text} NOT state : deleted`
+  if (deleted === 'only') return `${text} AND state : deleted`
+  return text
+}
+
+/**
+ * True when the index alone decides which tasks match: `q` and the deleted filter, and the
+ * viewer may see every task the state column lets through (deleted tasks of others are
+ * visible to admins only). Any other filter needs the task rows.
+ */
+function indexAnswers(filter: TaskFilter, viewer: ListViewer): boolean {
+  for (const [name, value] of Object.entries(filter))
+    if (value !== undefined && name !== 'q' && name !== 'deleted') return false
+  return filter.deleted === 'exclude' || viewer.seesAllDeleted
+}
+
 /** The engine's full-text pieces: what to select from, the match condition and the best-first order. */
 function searchSql(
   engine: Engine,
-  q: string,
+  filter: TaskFilter,
 ):
-  | { from: RawBuilder<unknown>; condition?: RawBuilder<unknown>; rankOrder: RawBuilder<unknown> }
+  | {
+      from: RawBuilder<unknown>
+      condition?: RawBuilder<unknown>
+      rankOrder: RawBuilder<unknown>
+      tieBreak: RawBuilder<unknown>
+    }
   | undefined {
+  const q = filter.q ?? ''
   if (engine === 'sqlite') {
-    const match = ftsMatchExpression(q)
+    const match = sqliteMatch(q, filter.deleted)
     if (match === undefined) return undefined
     return {
-      from: sql`tasks JOIN (SELECT rowid AS fts_rowid, rank AS fts_rank FROM tasks_fts WHERE tasks_fts MATCH ${match}) fts ON fts.fts_rowid = tasks.rowid`,
+      from: sql`tasks JOIN (SELECT rowid AS fts_rowid, ${SQLITE_RANK} AS fts_rank FROM tasks_fts WHERE tasks_fts MATCH ${match}) fts ON fts.fts_rowid = tasks.rowid`,
       rankOrder: sql`fts.fts_rank ASC`,
+      tieBreak: sql`tasks.rowid`,
     }
   }
   const query = tsQueryExpression(q)
@@ -333,6 +368,34 @@ function searchSql(
     from: sql`tasks`,
     condition: sql`tasks.search @@ to_tsquery('simple', ${query})`,
     rankOrder: sql`ts_rank(tasks.search, to_tsquery('simple', ${query})) DESC`,
+    tieBreak: sql`tasks.id`,
+  }
+}
+
+/**
+ * Relevance-ordered search answered by the SQLite index alone (see indexAnswers): the total is
+ * a count inside the index, the page is ranked inside the index, and only the page's rows are
+ * read from `tasks`. Ties in rank keep insertion order (rowid), as in the joined form.
+ */
+async function sqliteSearchPage(
+  db: Executor,
+  match: string,
+  start: number,
+  limit: number,
+): Promise<TaskPage> {
+  const counted = await sql<{
+    total: number
+  }>`SELECT count(*) AS total FROM tasks_fts WHERE tasks_fts MATCH ${match}`.execute(db)
+  const columns = sql.join(TASK_COLUMNS.map((c) => sql.ref(c)))
+  const result = await sql<TaskRow>`SELECT ${columns} FROM (
+      SELECT rowid AS fts_rowid, ${SQLITE_RANK} AS fts_rank FROM tasks_fts WHERE tasks_fts MATCH ${match}
+      ORDER BY fts_rank, fts_rowid LIMIT ${limit + 1} OFFSET ${start}
+    ) fts CROSS JOIN tasks ON tasks.rowid = fts.fts_rowid ORDER BY fts.fts_rank, fts.fts_rowid`.execute(db)
+  const rows = result.rows
+  return {
+    items: rows.slice(0, limit).map(toTask),
+    total: Number(counted.rows[0]?.total ?? 0),
+    next: rows.length > limit ? { offset: start + limit } : undefined,
   }
 }
 
@@ -345,11 +408,18 @@ export async function listTasks(
   const conditions = filterConditions(plan.filter, viewer)
   let from: RawBuilder<unknown> = sql`tasks`
   let rankOrder: RawBuilder<unknown> | undefined
+  let tieBreak: RawBuilder<unknown> = sql`tasks.id`
   if (plan.filter.q !== undefined) {
-    const search = searchSql(engine, plan.filter.q)
+    const search = searchSql(engine, plan.filter)
     if (search === undefined) return { items: [], total: 0, next: undefined }
+    if (engine === 'sqlite' && plan.sort === null && indexAnswers(plan.filter, viewer)) {
+      const match = sqliteMatch(plan.filter.q, plan.filter.deleted) as string
+      const start = plan.position && 'offset' in plan.position ? plan.position.offset : plan.offset
+      return sqliteSearchPage(db, match, start, plan.limit)
+    }
     from = search.from
     rankOrder = search.rankOrder
+    tieBreak = search.tieBreak
     if (search.condition) conditions.push(search.condition)
   }
   const where = conditions.length > 0 ? sql`WHERE ${sql.join(conditions, sql` AND `)}` : sql``
@@ -367,7 +437,7 @@ export async function listTasks(
     // Relevance order: FTS rank is not a stable key, so these pages advance by offset.
     const start = plan.position && 'offset' in plan.position ? plan.position.offset : plan.offset
     const result =
-      await sql<TaskRow>`SELECT ${columns} FROM ${from} ${where} ORDER BY ${rankOrder ?? sql`tasks.created_at DESC`}, tasks.id LIMIT ${fetch} OFFSET ${start}`.execute(
+      await sql<TaskRow>`SELECT ${columns} FROM ${from} ${where} ORDER BY ${rankOrder ?? sql`tasks.created_at DESC`}, ${tieBreak} LIMIT ${fetch} OFFSET ${start}`.execute(
         db,
       )
     const rows = result.rows
