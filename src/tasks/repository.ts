@@ -364,10 +364,13 @@ function searchSql(
   }
   const query = tsQueryExpression(q)
   if (query === undefined) return undefined
+  // The tsquery is a FROM item so it is parsed once per query: written inline, the prepared
+  // (generic) plan re-parsed it for every matching row in ts_rank and the recheck (39 → 19 ms to
+  // rank 15k matches at 100k tasks, 18 → 12 ms to count them).
   return {
-    from: sql`tasks`,
-    condition: sql`tasks.search @@ to_tsquery('simple', ${query})`,
-    rankOrder: sql`ts_rank(tasks.search, to_tsquery('simple', ${query})) DESC`,
+    from: sql`tasks CROSS JOIN to_tsquery('simple', ${query}) AS search_query`,
+    condition: sql`tasks.search @@ search_query`,
+    rankOrder: sql`ts_rank(tasks.search, search_query) DESC`,
     tieBreak: sql`tasks.id`,
   }
 }
