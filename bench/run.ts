@@ -155,12 +155,13 @@ async function main(): Promise<void> {
   const service = await startNode({
     name: 'service',
     args: [
-      ...startScriptFlags(),
+      ...startScript().flags,
       ...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
       join(ROOT, 'src/main.ts'),
     ],
     env: {
       ...baseEnv,
+      ...startScript().env,
       NODE_ENV: 'production',
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -374,9 +375,19 @@ try {
   }
 }
 
-/** Node flags of package.json's `start` script ("node <flags> src/main.ts"), so the service runs as `npm start` runs it. */
-function startScriptFlags(): string[] {
+/**
+ * package.json's `start` script ("NAME=value … node <flags> src/main.ts") split into its
+ * environment assignments and node flags, so the service runs as `npm start` runs it.
+ */
+function startScript(): { env: Record<string, string>; flags: string[] } {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts?: { start?: string } }
   const words = (pkg.scripts?.start ?? '').split(/\s+/).filter(Boolean)
-  return words.slice(1).filter((word) => word.startsWith('--'))
+  const env: Record<string, string> = {}
+  let i = 0
+  for (; i < words.length; i++) {
+    const assignment = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(words[i] as string)
+    if (!assignment) break
+    env[assignment[1] as string] = assignment[2] as string
+  }
+  return { env, flags: words.slice(i + 1).filter((word) => word.startsWith('--')) }
 }

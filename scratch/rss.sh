@@ -1,0 +1,15 @@
+#!/bin/bash
+# usage: rss.sh [env...]  — start service on /tmp/bdb3, login, load list+get 15s, print memory
+cd /work/main
+env "$@" DATA_DIR=/tmp/bdb3 PORT=3999 HOST=127.0.0.1 LOG_LEVEL=info RATE_LIMIT_PER_MINUTE=1000000 RATE_LIMIT_ANON_PER_MINUTE=1000000 node_modules/.bin/node --max-semi-space-size=4 src/main.ts > /tmp/rss-service.log 2>&1 &
+PID=$!
+for i in $(seq 50); do curl -sf http://127.0.0.1:3999/ready >/dev/null && break; sleep 0.2; done
+EMAIL=$(node_modules/.bin/node -e "console.log(JSON.parse(require('fs').readFileSync('/tmp/bdb3/seeded.json')).benchUser.email)")
+TOKEN=$(curl -s -X POST -H 'content-type: application/json' -d "{\"email\":\"$EMAIL\",\"password\":\"$(grep -o "BENCH_PASSWORD = '[^']*'" bench/data.ts | cut -d"'" -f2)\"}" http://127.0.0.1:3999/v1/auth/login | node_modules/.bin/node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).accessToken))")
+grep VmRSS /proc/$PID/status
+node_modules/.bin/autocannon -c 32 -d 10 -H "authorization=Bearer $TOKEN" "http://127.0.0.1:3999/v1/tasks?status=todo" 2>&1 | grep -E "Req/Sec|requests in" 
+grep -E "VmRSS|VmHWM" /proc/$PID/status
+node_modules/.bin/autocannon -c 32 -d 10 -H "authorization=Bearer $TOKEN" "http://127.0.0.1:3999/v1/tasks?q=report" 2>&1 | grep -E "requests in" 
+grep -E "VmRSS|VmHWM" /proc/$PID/status
+grep -E "^(Rss|Pss_Anon|Pss_File|Anonymous)" /proc/$PID/smaps_rollup
+kill $PID; wait $PID 2>/dev/null
