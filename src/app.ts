@@ -35,6 +35,7 @@ import './http/types.ts'
 import { UserSchema } from './auth/schemas.ts'
 import { validatorCompiler } from './http/validation.ts'
 import { IdempotencyService } from './idempotency/service.ts'
+import { scrubSecrets } from './logging.ts'
 import { Metrics } from './ops/metrics.ts'
 import { opsRoutes } from './ops/routes.ts'
 import { closeRedis, connectRedis, openRedis } from './redis.ts'
@@ -73,20 +74,6 @@ declare module 'fastify' {
   }
 }
 
-const REDACT = [
-  'req.headers.authorization',
-  'headers.authorization',
-  '*.password',
-  '*.accessToken',
-  '*.refreshToken',
-  '*.token',
-  '*.secret',
-  '*.privateKey',
-  '*.private_key',
-  '*.KEY_ENCRYPTION_SECRET',
-  '*.JWT_PRIVATE_KEY',
-]
-
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
   const clock = overrides.clock ?? systemClock
   const database = overrides.database ?? openDatabase(config)
@@ -98,7 +85,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const app = Fastify({
     logger: {
       level: config.LOG_LEVEL,
-      redact: { paths: REDACT, censor: '[redacted]' },
+      // Secrets never reach a line: see src/logging.ts (pino's wildcard `redact` cost 8 % of a GET).
+      formatters: { log: scrubSecrets },
       ...(overrides.logStream ? { stream: overrides.logStream } : {}),
     },
     genReqId: requestIdFor,

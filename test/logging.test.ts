@@ -24,9 +24,10 @@ for (const engine of testEngines()) {
   describe(`request logs (${engine})`, () => {
     let t: TestApp
     const logs = new LogCapture()
-    let failEvents = false
+    let failEvents: false | true | Error = false
     const events: EventRecorder = {
       async recordTaskEvent() {
+        if (failEvents instanceof Error) throw failEvents
         if (failEvents) throw new Error('simulated outbox failure')
       },
     }
@@ -83,6 +84,39 @@ for (const engine of testEngines()) {
       assert.ok(error, JSON.stringify(lines))
       assert.match(String(error.err?.stack), /simulated outbox failure/)
       assert.equal(lines.filter((l) => l.status === 500).length, 1)
+    })
+
+    it('redacts secret-named properties of a logged error at any depth, keeping its message and stack', async () => {
+      const user = await registerAndLogin(t.app)
+      const cause = Object.assign(new Error('inner failure'), { token: 'tok-in-cause-123' })
+      failEvents = Object.assign(new Error('driver failed', { cause }), {
+        password: 'pw-on-error-123',
+        config: { connection: { secret: 'nested-secret-123', host: 'db.internal' } },
+        attempts: [{ authorization: 'Bearer in-array-123' }],
+      })
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/tasks',
+        headers: { ...user.auth, 'x-request-id': 'log-test-redact' },
+        payload: { title: 'boom' },
+      })
+      const thrown = failEvents
+      failEvents = false
+      assert.equal(res.statusCode, 500)
+      const line = logs.forRequest('log-test-redact').find((l) => l.level === 50) as
+        | { err: Record<string, unknown> & { config: { connection: Record<string, string> } } }
+        | undefined
+      assert.ok(line)
+      const raw = logs.lines.join('\n')
+      for (const secret of ['tok-in-cause-123', 'pw-on-error-123', 'nested-secret-123', 'in-array-123'])
+        assert.ok(!raw.includes(secret), `log contains ${secret}`)
+      assert.equal(line.err.password, '[redacted]')
+      assert.equal(line.err.config.connection.secret, '[redacted]')
+      assert.equal(line.err.config.connection.host, 'db.internal', 'only secrets are hidden')
+      assert.match(String(line.err.message), /^driver failed/)
+      assert.match(String(line.err.stack), /driver failed/)
+      // The error the code holds is untouched.
+      assert.equal((thrown as unknown as { password: string }).password, 'pw-on-error-123')
     })
 
     it('never writes a password or a token, even for failed logins and bad bearer tokens', async () => {

@@ -1,0 +1,95 @@
+// Keeps secrets out of the logs. Every line passes through scrubSecrets
+// (pino's formatters.log): any property named like a secret, at any depth up to
+// MAX_DEPTH, is replaced by "[redacted]" in a copy; the logged object itself is
+// never changed.
+//
+// Why not pino's `redact` option: with wildcard paths ("*.password") pino runs
+// its redactor on every string and number field of every line, and the one line
+// per request paid for it: 8 % of the service's CPU on GET /v1/tasks/{id} in
+// the benchmark's profile. Here a line whose fields are all plain values (the
+// request line) costs one typeof check per field; only nested objects (errors,
+// mostly) are walked.
+
+const SECRET_KEYS = new Set([
+  'authorization',
+  'cookie',
+  'password',
+  'accesstoken',
+  'refreshtoken',
+  'token',
+  'secret',
+  'privatekey',
+  'private_key',
+  'key_encryption_secret',
+  'jwt_private_key',
+  'metrics_token',
+])
+
+export const REDACTED = '[redacted]'
+const MAX_DEPTH = 5
+
+const isSecretKey = (key: string) => SECRET_KEYS.has(key.toLowerCase())
+
+/** The line's fields with every secret-named property (at any depth) replaced; the same object when there is none. */
+export function scrubSecrets(fields: Record<string, unknown>): Record<string, unknown> {
+  let out = fields
+  for (const key in fields) {
+    const value = fields[key]
+    let clean = value
+    if (isSecretKey(key)) clean = REDACTED
+    else if (value !== null && typeof value === 'object') clean = scrub(value, 1)
+    if (clean !== value) {
+      if (out === fields) out = { ...fields }
+      out[key] = clean
+    }
+  }
+  return out
+}
+
+function scrub(value: object, depth: number): unknown {
+  if (depth > MAX_DEPTH) return value
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined
+    value.forEach((item, i) => {
+      const clean = item !== null && typeof item === 'object' ? scrub(item, depth + 1) : item
+      if (clean !== item) {
+        out ??= [...value]
+        out[i] = clean
+      }
+    })
+    return out ?? value
+  }
+  let out: Record<string, unknown> | undefined
+  const source = value as Record<string, unknown>
+  const keys = Object.keys(source)
+  // An error's cause is an own property that is not enumerable; the serializer logs it.
+  if (value instanceof Error && Object.hasOwn(value, 'cause')) keys.push('cause')
+  for (const key of keys) {
+    const item = source[key]
+    let clean = item
+    if (isSecretKey(key)) clean = REDACTED
+    else if (item !== null && typeof item === 'object') clean = scrub(item, depth + 1)
+    if (clean !== item) {
+      out ??= copyOf(value)
+      out[key] = clean
+    }
+  }
+  return out ?? value
+}
+
+/** A shallow copy that keeps what the error serializer reads: prototype, message, stack, cause. */
+function copyOf(value: object): Record<string, unknown> {
+  if (!(value instanceof Error)) return { ...(value as Record<string, unknown>) }
+  const copy = Object.create(Object.getPrototypeOf(value)) as Record<string, unknown>
+  for (const name of Object.getOwnPropertyNames(value)) {
+    // `stack` is an accessor on V8 errors that only works on the original: copy what it reads.
+    const read = (value as unknown as Record<string, unknown>)[name]
+    Object.defineProperty(copy, name, {
+      value: read,
+      writable: true,
+      enumerable: Object.keys(value).includes(name),
+      configurable: true,
+    })
+  }
+  return copy
+}
