@@ -57,6 +57,28 @@ export function errorScenarios(c: ScenarioContext): Scenario[] {
       code: 'MALFORMED_JSON',
     },
     {
+      name: 'prototype pollution through __proto__',
+      request: () => ({
+        method: 'POST',
+        url: '/v1/tasks',
+        headers: { ...c.user.auth, 'content-type': 'application/json' },
+        payload: '{"title": "x", "nested": {"__proto__": {"admin": true}}}',
+      }),
+      status: 400,
+      code: 'MALFORMED_JSON',
+    },
+    {
+      name: 'prototype pollution through constructor.prototype',
+      request: () => ({
+        method: 'PATCH',
+        url: `/v1/tasks/${c.taskId}`,
+        headers: { ...c.user.auth, 'content-type': 'application/merge-patch+json' },
+        payload: '{"title": "x", "constructor": {"prototype": {"admin": true}}}',
+      }),
+      status: 400,
+      code: 'MALFORMED_JSON',
+    },
+    {
       name: 'no credentials',
       request: () => ({ method: 'GET', url: '/v1/tasks' }),
       status: 401,

@@ -3,6 +3,7 @@
 // JSON body parsing (400/415), draining on shutdown and the one log line per request.
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest, RawRequestDefaultExpression } from 'fastify'
+import secureJson from 'secure-json-parse'
 import { ApiError } from '../errors.ts'
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -27,16 +28,10 @@ export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(
       try {
         done(
           null,
-          JSON.parse(text, (key, value) => {
-            // Prototype pollution through "__proto__"/"constructor" keys is refused outright.
-            if (
-              key === '__proto__' ||
-              (key === 'constructor' && value && typeof value === 'object' && 'prototype' in value)
-            ) {
-              throw new SyntaxError('forbidden key')
-            }
-            return value
-          }),
+          // Prototype pollution through "__proto__"/"constructor.prototype" keys is refused outright.
+          // secure-json-parse (Fastify's own parser) only walks the result when the text contains
+          // such a key; a JSON.parse reviver ran for every value (5 % of a create's CPU).
+          secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }),
         )
       } catch {
         done(new ApiError('MALFORMED_JSON', 'Request body is not valid JSON'), undefined)

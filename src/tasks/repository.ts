@@ -56,8 +56,8 @@ export function toTask(row: TaskRow): Task {
   }
 }
 
-async function replaceTags(db: Executor, taskId: string, tags: string[]): Promise<void> {
-  await db.deleteFrom('task_tags').where('task_id', '=', taskId).execute()
+async function replaceTags(db: Executor, taskId: string, tags: string[], isNew = false): Promise<void> {
+  if (!isNew) await db.deleteFrom('task_tags').where('task_id', '=', taskId).execute()
   if (tags.length > 0)
     await db
       .insertInto('task_tags')
@@ -83,7 +83,7 @@ export async function insertTask(db: Executor, task: Task): Promise<void> {
       version: task.version,
     })
     .execute()
-  if (task.tags.length > 0) await replaceTags(db, task.id, task.tags)
+  if (task.tags.length > 0) await replaceTags(db, task.id, task.tags, true) // a new task has no tag rows yet
 }
 
 const selectTaskById = (db: Executor, id: string) =>
