@@ -134,7 +134,10 @@ export const ListTasksQuery = Type.Object(
       Type.String({
         minLength: 1,
         maxLength: 200,
-        description: 'Full-text search over title and description',
+        description:
+          'Full-text search over title and description: every word must match, the last one as a prefix. ' +
+          'Without `sort`, best match first (BM25 on SQLite, ts_rank on PostgreSQL); equally ranked tasks ' +
+          'keep creation order, and pages advance by position. Accents are ignored on SQLite only.',
       }),
     ),
     sort: Type.Optional(
