@@ -142,6 +142,55 @@ for (const engine of testEngines()) {
       assert.equal(got.statusCode, 200)
     })
 
+    it('queues a delivery for each change to every enabled webhook subscribed to its type, and to no other', async () => {
+      const carol = await registerAndLogin(t.app)
+      const hook = async (events: string[]) => {
+        const res = await create(carol, { url: PUBLIC_URL, events })
+        assert.equal(res.statusCode, 201, res.body)
+        return (res.json() as { id: string }).id
+      }
+      const created = await hook(['task.created'])
+      const changes = await hook(['task.updated', 'task.deleted'])
+      const disabled = await hook(['task.created', 'task.updated', 'task.deleted'])
+      const off = await t.app.inject({
+        method: 'PATCH',
+        url: `/v1/webhooks/${disabled}`,
+        headers: carol.auth,
+        payload: { enabled: false },
+      })
+      assert.equal(off.statusCode, 200, off.body)
+
+      const task = (
+        await t.app.inject({
+          method: 'POST',
+          url: '/v1/tasks',
+          headers: carol.auth,
+          payload: { title: 'fan out' },
+        })
+      ).json() as { id: string }
+      await t.app.inject({
+        method: 'PATCH',
+        url: `/v1/tasks/${task.id}`,
+        headers: carol.auth,
+        payload: { status: 'done' },
+      })
+      await t.app.inject({ method: 'DELETE', url: `/v1/tasks/${task.id}`, headers: carol.auth })
+
+      const queued = async (webhookId: string) =>
+        (
+          await t.app.database.db
+            .selectFrom('webhook_deliveries')
+            .innerJoin('events', 'events.id', 'webhook_deliveries.event_id')
+            .select(['webhook_deliveries.event_type', 'events.task_id'])
+            .where('webhook_deliveries.webhook_id', '=', webhookId)
+            .orderBy('events.id')
+            .execute()
+        ).map((r) => `${r.event_type}:${r.task_id === task.id}`)
+      assert.deepEqual(await queued(created), ['task.created:true'])
+      assert.deepEqual(await queued(changes), ['task.updated:true', 'task.deleted:true'])
+      assert.deepEqual(await queued(disabled), [])
+    })
+
     it('updates, disables, re-enables and deletes', async () => {
       const hook = (await create(alice, { url: PUBLIC_URL, events: ['task.created'] })).json() as {
         id: string
