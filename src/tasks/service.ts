@@ -75,7 +75,7 @@ export class TaskService {
       version: 1,
     }
     await runInTransaction(this.#database, async (trx) => {
-      await insertTask(trx, task)
+      await insertTask(trx, this.#database.engine, task)
       await this.#events.recordTaskEvent(trx, 'task.created', task)
       if (alsoInTransaction) await alsoInTransaction(trx, task)
     })
