@@ -1,5 +1,6 @@
 // Task rows: insert, read, versioned update, list with filters/sort/keyset
-// paging, purge. Engine-specific SQL (full-text search) stays in this file.
+// paging, purge. Engine-specific SQL (full-text search, PostgreSQL's one-statement insert)
+// stays in this file.
 import { CompiledQuery, type RawBuilder, sql } from 'kysely'
 import type { Engine, Executor } from '../db/database.ts'
 import { toIso, toIsoOrNull } from '../time.ts'
@@ -89,7 +90,7 @@ export async function insertTask(db: Executor, engine: Engine, task: Task): Prom
       .with('inserted', (w) => w.insertInto('tasks').values(row))
       .insertInto('task_tags')
       .columns(['task_id', 'tag'])
-      .expression(sql<never>`SELECT ${task.id}::uuid, tag FROM unnest(${task.tags}::text[]) AS tag`)
+      .expression(sql`SELECT ${task.id}::uuid, tag FROM unnest(${task.tags}::text[]) AS tag`)
       .execute()
     return
   }
