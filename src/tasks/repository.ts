@@ -57,13 +57,11 @@ export function toTask(row: TaskRow): Task {
   }
 }
 
+const tagRows = (taskId: string, tags: string[]) => tags.map((tag) => ({ task_id: taskId, tag }))
+
 async function replaceTags(db: Executor, taskId: string, tags: string[], isNew = false): Promise<void> {
   if (!isNew) await db.deleteFrom('task_tags').where('task_id', '=', taskId).execute()
-  if (tags.length > 0)
-    await db
-      .insertInto('task_tags')
-      .values(tags.map((tag) => ({ task_id: taskId, tag })))
-      .execute()
+  if (tags.length > 0) await db.insertInto('task_tags').values(tagRows(taskId, tags)).execute()
 }
 
 export async function insertTask(db: Executor, engine: Engine, task: Task): Promise<void> {
@@ -89,8 +87,7 @@ export async function insertTask(db: Executor, engine: Engine, task: Task): Prom
     await db
       .with('inserted', (w) => w.insertInto('tasks').values(row))
       .insertInto('task_tags')
-      .columns(['task_id', 'tag'])
-      .expression(sql`SELECT ${task.id}::uuid, tag FROM unnest(${task.tags}::text[]) AS tag`)
+      .values(tagRows(task.id, task.tags))
       .execute()
     return
   }
