@@ -1,11 +1,12 @@
 // The storage seam: opens the configured engine and hands out one Kysely
 // instance typed by Schema. Services and repositories only see `Database`.
-import { Kysely, type Transaction } from 'kysely'
+import { type CompiledQuery, Kysely, type Transaction } from 'kysely'
 import type { Config } from '../config.ts'
 import { GroupCommit } from './group-commit.ts'
 import { openPostgres } from './postgres.ts'
 import type { Schema } from './schema.ts'
 import { openSqlite } from './sqlite.ts'
+import { SqliteReader } from './sqlite-reader.ts'
 
 export type Engine = 'sqlite' | 'postgres'
 
@@ -25,6 +26,12 @@ export interface Database {
    * group commit, see group-commit.ts). Absent: one Kysely transaction per unit.
    */
   transact?<T>(work: (trx: Transaction<Schema>) => Promise<T>): Promise<T>
+  /**
+   * Runs read-only queries that cost milliseconds (full-text search) off the main thread, on
+   * a connection of their own, in one read transaction; resolves with each query's rows
+   * (SQLite, see sqlite-reader.ts). Absent: such queries run on `db` like any other.
+   */
+  readOffThread?(queries: readonly CompiledQuery[]): Promise<unknown[][]>
 }
 
 export function openDatabase(config: Config): Database {
@@ -48,18 +55,21 @@ export function openDatabase(config: Config): Database {
       },
     }
   }
-  const { dialect, raw } = openSqlite(config.DATA_DIR)
+  const { dialect, raw, file } = openSqlite(config.DATA_DIR)
   const db = new Kysely<Schema>({ dialect })
   const writes = new GroupCommit(db)
+  const reader = new SqliteReader(file)
   return {
     db,
     engine: 'sqlite',
     transact: (work) => writes.run(work),
+    readOffThread: (queries) => reader.read(queries),
     async ping() {
       raw.prepare('select 1').get()
     },
     poolStats: () => undefined,
     async close() {
+      await reader.close()
       await db.destroy()
     },
   }

@@ -17,7 +17,8 @@ import {
 
 type SqlValue = null | number | bigint | string | Uint8Array
 
-function toSqlValue(value: unknown): SqlValue {
+/** A parameter as node:sqlite binds it (booleans as 0/1, dates as ISO text, objects as JSON). */
+export function toSqlValue(value: unknown): SqlValue {
   if (value === undefined || value === null) return null
   if (typeof value === 'boolean') return value ? 1 : 0
   if (value instanceof Date) return value.toISOString()
@@ -87,11 +88,14 @@ class ImmediateSqliteDialect extends SqliteDialect {
 export interface OpenedSqlite {
   dialect: SqliteDialect
   raw: DatabaseSync
+  /** The database file's path, for connections of its own (sqlite-reader.ts). */
+  file: string
 }
 
 export function openSqlite(dataDir: string, fileName = 'task-tracker.db'): OpenedSqlite {
   mkdirSync(dataDir, { recursive: true })
-  const raw = new DatabaseSync(join(dataDir, fileName))
+  const file = join(dataDir, fileName)
+  const raw = new DatabaseSync(file)
   // A 16 MiB page cache: the hot pages (indexes, counter tables, recent rows) fit, the rest is
   // one read from the OS page cache away. 64 MiB held that much more RSS for no measured gain.
   raw.exec(`
@@ -102,5 +106,5 @@ export function openSqlite(dataDir: string, fileName = 'task-tracker.db'): Opene
     PRAGMA temp_store = MEMORY;
     PRAGMA cache_size = -16384;
   `)
-  return { dialect: new ImmediateSqliteDialect(new NodeSqliteDatabase(raw)), raw }
+  return { dialect: new ImmediateSqliteDialect(new NodeSqliteDatabase(raw)), raw, file }
 }

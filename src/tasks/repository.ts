@@ -397,6 +397,8 @@ type CompiledList =
       start: number
       /** Keyset pages: the aliases of the sort values the next cursor carries (the id is last). */
       keys: string[] | undefined
+      /** A full-text search: costs milliseconds, so it runs off the main thread where the engine can. */
+      search: boolean
     }
 
 /**
@@ -408,11 +410,15 @@ type CompiledList =
 const compiledLists = new Map<string, CompiledList>()
 const COMPILED_LISTS_MAX = 1000
 
+/** Database.readOffThread: where a search's count and page run when the engine offers it. */
+export type OffThreadRead = (queries: readonly CompiledQuery[]) => Promise<unknown[][]>
+
 export async function listTasks(
   db: Executor,
   engine: Engine,
   plan: ListPlan,
   viewer: ListViewer,
+  readOffThread?: OffThreadRead,
 ): Promise<TaskPage> {
   const key = JSON.stringify([engine, viewer.userId, viewer.seesAllDeleted, plan])
   let compiled = compiledLists.get(key)
@@ -424,16 +430,32 @@ export async function listTasks(
     }
     compiledLists.set(key, compiled)
   }
-  return runList(db, compiled)
+  return runList(db, compiled, readOffThread)
 }
 
-async function runList(db: Executor, c: CompiledList): Promise<TaskPage> {
+type CountRow = { total: number | string | null }
+type PageRow = TaskRow & Record<string, unknown>
+
+async function runList(db: Executor, c: CompiledList, readOffThread?: OffThreadRead): Promise<TaskPage> {
   if (c.kind === 'empty') return { items: [], total: 0, next: undefined }
-  const total =
-    typeof c.count === 'number'
-      ? c.count
-      : Number((await db.executeQuery<{ total: number | string | null }>(c.count)).rows[0]?.total ?? 0)
-  const rows = (await db.executeQuery<TaskRow & Record<string, unknown>>(c.page)).rows
+  let total: number
+  let rows: PageRow[]
+  if (c.search && readOffThread) {
+    if (typeof c.count === 'number') {
+      total = c.count
+      rows = (await readOffThread([c.page]))[0] as PageRow[]
+    } else {
+      const [countRows, pageRows] = await readOffThread([c.count, c.page])
+      total = Number((countRows?.[0] as CountRow | undefined)?.total ?? 0)
+      rows = pageRows as PageRow[]
+    }
+  } else {
+    total =
+      typeof c.count === 'number'
+        ? c.count
+        : Number((await db.executeQuery<CountRow>(c.count)).rows[0]?.total ?? 0)
+    rows = (await db.executeQuery<PageRow>(c.page)).rows
+  }
   const pageRows = rows.length > c.limit ? rows.slice(0, c.limit) : rows
   const last = pageRows[pageRows.length - 1]
   let next: Position | undefined
@@ -471,6 +493,7 @@ function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListV
         limit: plan.limit,
         start: offsetStart,
         keys: undefined,
+        search: true,
       }
     }
     from = search.from
@@ -493,6 +516,7 @@ function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListV
       limit: plan.limit,
       start: offsetStart,
       keys: undefined,
+      search: plan.filter.q !== undefined,
     }
   }
 
@@ -517,6 +541,7 @@ function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListV
     limit: plan.limit,
     start: offset,
     keys: parts.slice(0, -1).map((p) => p.alias),
+    search: plan.filter.q !== undefined,
   }
 }
 

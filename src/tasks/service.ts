@@ -23,6 +23,7 @@ import {
   findTaskForChange,
   insertTask,
   listTasks,
+  type OffThreadRead,
   type TaskChange,
   type TaskPage,
   updateTaskVersioned,
@@ -41,6 +42,7 @@ export class TaskService {
   readonly #events: EventRecorder
   readonly #requireIfMatch: boolean
   readonly #audit: AuditRecorder
+  readonly #readOffThread: OffThreadRead | undefined
 
   constructor(deps: {
     database: Database
@@ -55,6 +57,7 @@ export class TaskService {
     this.#events = deps.events
     this.#requireIfMatch = deps.requireIfMatch
     this.#audit = deps.audit ?? noAuditRecorder
+    this.#readOffThread = deps.database.readOffThread?.bind(deps.database)
   }
 
   /** Creates a task owned by the caller; `alsoInTransaction` lets the caller commit more with it (the idempotency record). */
@@ -90,10 +93,9 @@ export class TaskService {
   }
 
   list(principal: Principal, plan: ListPlan): Promise<TaskPage> {
-    return listTasks(this.#database.db, this.#database.engine, plan, {
-      userId: principal.userId,
-      seesAllDeleted: canSeeAllDeleted(principal),
-    })
+    const { db, engine } = this.#database
+    const viewer = { userId: principal.userId, seesAllDeleted: canSeeAllDeleted(principal) }
+    return listTasks(db, engine, plan, viewer, this.#readOffThread)
   }
 
   async update(principal: Principal, id: string, input: TaskInput, pre: Preconditions): Promise<Task> {
