@@ -169,7 +169,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       audit,
     })
     const idempotency = new IdempotencyService({ database, clock, ttlHours: config.IDEMPOTENCY_TTL_HOURS })
-    const metrics = new Metrics({ poolStats: () => database.poolStats() })
+    const metrics = new Metrics({
+      poolStats: () => database.poolStats(),
+      offThreadPending: database.offThreadPending?.bind(database),
+    })
     events.registerMetrics(metrics.registry)
 
     app.setValidatorCompiler(validatorCompiler)

@@ -134,6 +134,16 @@ describe('full-text search off the main thread (sqlite)', () => {
     assert.equal(ids?.length, 2)
   })
 
+  it('counts the reads it owes (the /metrics gauge) until they are answered', async () => {
+    const database = t.app.database
+    const read = database.readOffThread as NonNullable<typeof database.readOffThread>
+    const pendingNow = database.offThreadPending as NonNullable<typeof database.offThreadPending>
+    const reads = [1, 2, 3].map(() => read([sql`SELECT count(*) AS n FROM tasks`.compile(database.db)]))
+    assert.equal(pendingNow(), 3)
+    await Promise.all(reads)
+    assert.equal(pendingNow(), 0)
+  })
+
   it('keeps the relevance order and the filters it has on the main thread', async () => {
     await createTask(t.app, user, { title: 'Numbat numbat numbat', status: 'done' })
     await createTask(t.app, user, { title: 'Numbat once', description: 'and a numbat', status: 'todo' })

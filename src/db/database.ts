@@ -32,6 +32,8 @@ export interface Database {
    * (SQLite, see sqlite-reader.ts). Absent: such queries run on `db` like any other.
    */
   readOffThread?(queries: readonly CompiledQuery[]): Promise<unknown[][]>
+  /** Reads queued or running off the main thread, for /metrics (present with readOffThread). */
+  offThreadPending?(): number
 }
 
 export function openDatabase(config: Config): Database {
@@ -64,6 +66,7 @@ export function openDatabase(config: Config): Database {
     engine: 'sqlite',
     transact: (work) => writes.run(work),
     readOffThread: (queries) => reader.read(queries),
+    offThreadPending: () => reader.pending,
     async ping() {
       raw.prepare('select 1').get()
     },

@@ -19,8 +19,24 @@ export class Metrics {
     registers: [this.registry],
   })
 
-  constructor(deps: { poolStats?: () => { total: number; idle: number; waiting: number } | undefined } = {}) {
+  constructor(
+    deps: {
+      poolStats?: () => { total: number; idle: number; waiting: number } | undefined
+      offThreadPending?: () => number
+    } = {},
+  ) {
     collectDefaultMetrics({ register: this.registry })
+    const offThreadPending = deps.offThreadPending
+    if (offThreadPending) {
+      new Gauge({
+        name: 'db_search_reads_pending',
+        help: 'Full-text searches queued or running on the search thread (SQLite; see src/db/sqlite-reader.ts)',
+        registers: [this.registry],
+        collect() {
+          this.set(offThreadPending())
+        },
+      })
+    }
     const poolStats = deps.poolStats
     if (poolStats) {
       // Read at scrape time; engines without a pool (SQLite) report nothing rather than zeros.
