@@ -4,15 +4,18 @@
 // everything acknowledged, cannot write, and fails as an error (not a hang) when
 // its thread is gone.
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { DatabaseSync } from 'node:sqlite'
 import { after, before, describe, it } from 'node:test'
-import { sql } from 'kysely'
+import { CompiledQuery, sql } from 'kysely'
 import { runInTransaction } from '../src/db/database.ts'
-import { DatabaseUnavailableError } from '../src/db/errors.ts'
+import { DatabaseBusyError, DatabaseUnavailableError } from '../src/db/errors.ts'
 import { openSqlite } from '../src/db/sqlite.ts'
 import { SqliteReader } from '../src/db/sqlite-reader.ts'
+import { classifyError } from '../src/http/error-handler.ts'
 import { buildTestApp, createTask, registerAndLogin, type TestApp, type TestUser } from './helpers.ts'
 
 /** Fails instead of hanging when `promise` would wait for something that never comes. */
@@ -164,28 +167,136 @@ describe('full-text search off the main thread (sqlite)', () => {
   })
 })
 
-describe('SqliteReader when its thread is gone', () => {
+describe('SqliteReader when its thread is gone or its queue is full', () => {
   let dir: string
+  let raw: DatabaseSync
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tt-reader-'))
+    raw = openSqlite(dir, 'present.db').raw
+    raw.exec('CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2), (3)')
   })
-  after(() => rmSync(dir, { recursive: true, force: true }))
+  after(() => {
+    raw.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
 
-  it('fails the read with DatabaseUnavailableError, and a later read starts a new thread', async () => {
+  const query = (text: string) => CompiledQuery.raw(text)
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+  it('fails the read with DatabaseUnavailableError, refuses reads for a moment, then starts a new thread', async () => {
     const file = join(dir, 'later.db')
-    const reader = new SqliteReader(file)
-    const query = { sql: 'SELECT 1 AS one', parameters: [], query: undefined } as never
-    // The file does not exist yet: the thread cannot open it read-only and exits.
-    await assert.rejects(within(reader.read([query]), 'a read on a missing file'), DatabaseUnavailableError)
-    assert.equal(reader.pending, 0)
-    const { raw } = openSqlite(dir, 'later.db')
+    const reader = new SqliteReader(file, { restartDelayMs: 300 })
+    const one = query('SELECT 1 AS one')
     try {
-      const [rows] = await within(reader.read([query]), 'a read once the file exists')
-      assert.deepEqual(rows, [{ one: 1 }])
+      // The file does not exist yet: the thread cannot open it read-only and exits.
+      await assert.rejects(within(reader.read([one]), 'a read on a missing file'), DatabaseUnavailableError)
+      assert.equal(reader.pending, 0)
+      const { raw: later } = openSqlite(dir, 'later.db')
+      try {
+        await assert.rejects(
+          reader.read([one]),
+          DatabaseUnavailableError,
+          'no new thread right after a failure',
+        )
+        await sleep(350)
+        const [rows] = await within(reader.read([one]), 'a read once the file exists')
+        assert.deepEqual(rows, [{ one: 1 }])
+      } finally {
+        later.close()
+      }
     } finally {
       await reader.close()
-      raw.close()
     }
-    await assert.rejects(reader.read([query]), DatabaseUnavailableError, 'a closed reader refuses reads')
+    await assert.rejects(reader.read([one]), DatabaseUnavailableError, 'a closed reader refuses reads')
+  })
+
+  it('fails the reads of a thread that dies mid-query (out of memory) and goes on with a new one', async () => {
+    const reader = new SqliteReader(join(dir, 'present.db'), { restartDelayMs: 0 })
+    try {
+      // 400k rows of 200 characters: more than the thread's 64 MB heap can hold as objects.
+      const huge = query(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 400000) SELECT x, printf('%0200d', x) AS pad FROM c",
+      )
+      const queued = reader.read([query('SELECT count(*) AS n FROM t')])
+      const dying = reader.read([huge])
+      const behind = reader.read([query('SELECT count(*) AS n FROM t')])
+      assert.deepEqual((await queued)[0], [{ n: 3 }], 'the read before it is answered')
+      await assert.rejects(within(dying, 'the read that kills the thread', 60_000), DatabaseUnavailableError)
+      await assert.rejects(behind, DatabaseUnavailableError, 'the read queued behind it fails too')
+      assert.equal(reader.pending, 0)
+      const [rows] = await within(
+        reader.read([query('SELECT count(*) AS n FROM t')]),
+        'a read on a new thread',
+      )
+      assert.deepEqual(rows, [{ n: 3 }])
+    } finally {
+      await reader.close()
+    }
+  })
+
+  it('refuses reads past its queue limit as busy (a 503 with Retry-After), and answers the others', async () => {
+    const reader = new SqliteReader(join(dir, 'present.db'), { maxPending: 2 })
+    try {
+      const first = reader.read([query('SELECT count(*) AS n FROM t')])
+      const second = reader.read([query('SELECT count(*) AS n FROM t')])
+      const refused = reader.read([query('SELECT count(*) AS n FROM t')])
+      await assert.rejects(refused, (e: unknown) => {
+        assert.ok(e instanceof DatabaseBusyError)
+        const c = classifyError(e)
+        assert.equal(c.status, 503)
+        assert.equal(c.code, 'SERVICE_UNAVAILABLE')
+        assert.equal(c.headers['retry-after'], '1')
+        return true
+      })
+      assert.deepEqual((await first)[0], [{ n: 3 }])
+      assert.deepEqual((await second)[0], [{ n: 3 }])
+      assert.deepEqual(
+        (await reader.read([query('SELECT count(*) AS n FROM t')]))[0],
+        [{ n: 3 }],
+        'room again',
+      )
+    } finally {
+      await reader.close()
+    }
+  })
+
+  it('fails the reads still waiting when it is closed', async () => {
+    const reader = new SqliteReader(join(dir, 'present.db'))
+    const waiting = [1, 2, 3].map(() =>
+      reader.read([
+        query(
+          'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 300000) SELECT sum(x) FROM c',
+        ),
+      ]),
+    )
+    const settled = Promise.allSettled(waiting)
+    await reader.close()
+    const outcomes = await settled
+    assert.ok(
+      outcomes.some((o) => o.status === 'rejected' && o.reason instanceof DatabaseUnavailableError),
+      'at least the last read was still waiting and failed',
+    )
+    assert.equal(reader.pending, 0)
+  })
+
+  it('does not keep an idle process alive after a search', async () => {
+    // A child process that reads once and then has nothing to do must exit by itself.
+    const script = `
+      import { CompiledQuery } from ${JSON.stringify(import.meta.resolve('kysely'))}
+      import { SqliteReader } from ${JSON.stringify(new URL('../src/db/sqlite-reader.ts', import.meta.url).href)}
+      const reader = new SqliteReader(${JSON.stringify(join(dir, 'present.db'))})
+      const [rows] = await reader.read([CompiledQuery.raw('SELECT count(*) AS n FROM t')])
+      console.log(JSON.stringify(rows))
+    `
+    const entry = join(dir, 'reads-once.mjs')
+    writeFileSync(entry, script)
+    const child = spawnSync(process.execPath, [entry], {
+      cwd: new URL('..', import.meta.url),
+      encoding: 'utf8',
+      timeout: 30_000,
+    })
+    assert.equal(child.error, undefined, 'the child exited by itself (not killed by the timeout)')
+    assert.equal(child.status, 0, child.stderr)
+    assert.equal(child.stdout.trim(), '[{"n":3}]', 'the read was answered before the process exited')
   })
 })

@@ -16,6 +16,15 @@ export class DatabaseUnavailableError extends Error {
   }
 }
 
+/** The database is overloaded for this kind of work right now (too many reads waiting): a 503 with a short Retry-After. */
+export class DatabaseBusyError extends Error {
+  readonly code = 'DATABASE_BUSY'
+  constructor(detail: string) {
+    super(`The database is busy: ${detail}`)
+    this.name = 'DatabaseBusyError'
+  }
+}
+
 /** Socket-level codes from Node (connect refused, timed out, reset, unresolvable host). */
 const NETWORK_CODES = new Set([
   'DATABASE_UNAVAILABLE',

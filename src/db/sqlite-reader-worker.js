@@ -54,12 +54,18 @@ port.on('message', (/** @type {ReadRequest} */ { id, queries }) => {
   let reply
   try {
     db.exec('BEGIN')
-    try {
-      reply = { id, rows: queries.map((q) => prepared(q.sql).all(...q.parameters)) }
-    } finally {
-      db.exec('COMMIT')
-    }
+    reply = { id, rows: queries.map((q) => prepared(q.sql).all(...q.parameters)) }
+    db.exec('COMMIT')
   } catch (caught) {
+    // The error that stopped the read is the one reported, not a failed ROLLBACK's; SQLite
+    // may already have ended the transaction itself (SQLITE_BUSY, IOERR, NOMEM).
+    if (db.isTransaction) {
+      try {
+        db.exec('ROLLBACK')
+      } catch {
+        // Nothing to add: the original error is reported below.
+      }
+    }
     const e = /** @type {{ message?: unknown, code?: unknown, errcode?: unknown, errstr?: unknown }} */ (
       caught
     )

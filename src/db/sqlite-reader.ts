@@ -18,14 +18,18 @@
 //   write.
 // - Errors come back as errors: the engine's (with its code and errcode, as
 //   db/errors.ts reads them), or DatabaseUnavailableError when the thread
-//   itself is gone; the reads it held fail, and the next read starts a new one.
+//   itself is gone; the reads it held fail, reads in the next second are
+//   refused (a thread that cannot start is not restarted for every search), and
+//   the read after that starts a new one.
+// - The wait is bounded: past MAX_PENDING_READS waiting searches, a search is
+//   refused as busy (503 with Retry-After) instead of queueing without end.
 //
 // One thread, started on the first read (a process that never searches pays
 // nothing for it); reads queue in arrival order. No library runs node:sqlite
 // statements on a worker behind Kysely's compiled queries, hence this module.
 import { Worker } from 'node:worker_threads'
 import type { CompiledQuery } from 'kysely'
-import { DatabaseUnavailableError } from './errors.ts'
+import { DatabaseBusyError, DatabaseUnavailableError } from './errors.ts'
 import { toSqlValue } from './sqlite.ts'
 import type { ReadReply, ReadRequest } from './sqlite-reader-worker.js'
 
@@ -47,15 +51,26 @@ class SqliteReadError extends Error {
   }
 }
 
+/** Reads that may wait at once; more are refused as busy (503, Retry-After) rather than queued without bound. */
+export const MAX_PENDING_READS = 64
+/** After the thread failed, reads are refused this long before another is started. */
+export const RESTART_DELAY_MS = 1000
+
 export class SqliteReader {
   readonly #file: string
+  readonly #maxPending: number
+  readonly #restartDelayMs: number
   #worker: Worker | undefined
   readonly #pending = new Map<number, Pending>()
   #nextId = 1
   #closed = false
+  /** When the last thread failed, and why: reads are refused until RESTART_DELAY_MS after it. */
+  #failed: { at: number; cause: unknown } | undefined
 
-  constructor(file: string) {
+  constructor(file: string, options: { maxPending?: number; restartDelayMs?: number } = {}) {
     this.#file = file
+    this.#maxPending = options.maxPending ?? MAX_PENDING_READS
+    this.#restartDelayMs = options.restartDelayMs ?? RESTART_DELAY_MS
   }
 
   /** Reads in flight or queued, for tests and /metrics. */
@@ -66,17 +81,33 @@ export class SqliteReader {
   /** Runs `queries` in one read transaction on the reader's connection; resolves with each one's rows. */
   read(queries: readonly CompiledQuery[]): Promise<unknown[][]> {
     if (this.#closed) return Promise.reject(new DatabaseUnavailableError(new Error('the reader is closed')))
-    const worker = this.#worker ?? this.#start()
+    if (this.#pending.size >= this.#maxPending)
+      return Promise.reject(new DatabaseBusyError(`${this.#pending.size} searches are already waiting`))
+    const failed = this.#failed
+    if (!this.#worker && failed && performance.now() - failed.at < this.#restartDelayMs)
+      return Promise.reject(new DatabaseUnavailableError(failed.cause))
     const id = this.#nextId++
-    const request: ReadRequest = {
-      id,
-      queries: queries.map((q) => ({ sql: q.sql, parameters: q.parameters.map(toSqlValue) })),
+    let request: ReadRequest
+    let worker: Worker
+    try {
+      request = {
+        id,
+        queries: queries.map((q) => ({ sql: q.sql, parameters: q.parameters.map(toSqlValue) })),
+      }
+      worker = this.#worker ?? this.#start()
+    } catch (error) {
+      return Promise.reject(new DatabaseUnavailableError(error))
     }
     return new Promise((resolve, reject) => {
+      try {
+        worker.postMessage(request)
+      } catch (error) {
+        reject(new DatabaseUnavailableError(error))
+        return
+      }
       // Referenced only while it owes replies, so an idle reader never keeps the process alive.
       if (this.#pending.size === 0) worker.ref()
       this.#pending.set(id, { resolve, reject })
-      worker.postMessage(request)
     })
   }
 
@@ -106,6 +137,7 @@ export class SqliteReader {
     const gone = (cause: unknown) => {
       if (this.#worker !== worker) return
       this.#worker = undefined
+      this.#failed = { at: performance.now(), cause }
       this.#failAll(new DatabaseUnavailableError(cause))
     }
     worker.on('error', gone)
