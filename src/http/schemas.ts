@@ -36,7 +36,7 @@ const DESCRIPTIONS: Record<number, string> = {
   428: 'PRECONDITION_REQUIRED: the deployment requires If-Match',
   429: 'RATE_LIMITED or TOO_MANY_ATTEMPTS, with Retry-After',
   500: 'INTERNAL_ERROR: unexpected; logged with the request id',
-  503: 'SERVICE_UNAVAILABLE: a dependency is down or the service is shutting down; with Retry-After',
+  503: 'SERVICE_UNAVAILABLE: a dependency is down or overloaded, or the service is shutting down; with Retry-After',
 }
 
 const ALWAYS = [406, 429, 500, 503]

@@ -137,7 +137,9 @@ export const ListTasksQuery = Type.Object(
         description:
           'Full-text search over title and description: every word must match, the last one as a prefix. ' +
           'Without `sort`, best match first (BM25 on SQLite, ts_rank on PostgreSQL); equally ranked tasks ' +
-          'keep creation order, and pages advance by position. Accents are ignored on SQLite only.',
+          'keep creation order, and pages advance by position. Accents are ignored on SQLite only. ' +
+          'On SQLite searches run on a thread of their own; past 64 waiting there, a search answers ' +
+          '503 SERVICE_UNAVAILABLE with Retry-After: 1.',
       }),
     ),
     sort: Type.Optional(
