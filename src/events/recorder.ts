@@ -1,5 +1,6 @@
 // The seam between changes and the outbox: services call `record` inside the
 // transaction that makes the change, so an event exists exactly when its change does.
+import type { RawBuilder } from 'kysely'
 import type { Executor } from '../db/database.ts'
 import type { Task } from '../tasks/model.ts'
 
@@ -7,6 +8,18 @@ export type TaskEventType = 'task.created' | 'task.updated' | 'task.deleted' | '
 
 export interface EventRecorder {
   recordTaskEvent(trx: Executor, type: TaskEventType, task: Task): Promise<void>
+  /**
+   * PostgreSQL: makes the change and records its event in one statement, which is atomic by
+   * itself, so it needs no BEGIN and COMMIT. `change` is the change as data-modifying CTEs
+   * (`name AS (INSERT …)`, comma-separated) that the statement starts with. Absent: callers
+   * use recordTaskEvent inside a transaction.
+   */
+  recordTaskEventWith?(
+    db: Executor,
+    type: TaskEventType,
+    task: Task,
+    change: RawBuilder<unknown>,
+  ): Promise<void>
   /**
    * Called after the transaction that recorded events has committed. Only a wake-up for
    * readers on other instances: a crash before it delays delivery (readers poll), never loses it.

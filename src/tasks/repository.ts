@@ -95,6 +95,22 @@ export async function insertTask(db: Executor, engine: Engine, task: Task): Prom
   if (task.tags.length > 0) await replaceTags(db, task.id, task.tags, true) // a new task has no tag rows yet
 }
 
+/**
+ * PostgreSQL: inserting `task` and its tag rows as data-modifying CTEs, for a statement that
+ * records its event too (EventRecorder.recordTaskEventWith). The tag rows' foreign key is
+ * checked at the end of the statement, when the task row exists.
+ */
+export function postgresInsertTaskCtes(task: Task): RawBuilder<unknown> {
+  const taskRow = sql`task_row AS (
+    INSERT INTO tasks (id, owner_id, title, description, status, priority, due_at, tags, created_at, updated_at, deleted_at, version)
+    VALUES (${task.id}, ${task.ownerId}, ${task.title}, ${task.description}, ${task.status}, ${rankOf(task.priority)},
+      ${task.dueAt}, ${JSON.stringify(task.tags)}, ${task.createdAt}, ${task.updatedAt}, ${task.deletedAt}, ${task.version})
+  )`
+  if (task.tags.length === 0) return taskRow
+  const tags = sql.join(tagRows(task.id, task.tags).map((r) => sql`(${r.task_id}, ${r.tag})`))
+  return sql`${taskRow}, task_tag_rows AS (INSERT INTO task_tags (task_id, tag) VALUES ${tags})`
+}
+
 const selectTaskById = (db: Executor, id: string) =>
   db.selectFrom('tasks').select(TASK_COLUMNS).where('tasks.id', '=', id)
 

@@ -24,6 +24,7 @@ import {
   insertTask,
   listTasks,
   type OffThreadRead,
+  postgresInsertTaskCtes,
   type TaskChange,
   type TaskPage,
   updateTaskVersioned,
@@ -77,11 +78,17 @@ export class TaskService {
       deletedAt: null,
       version: 1,
     }
-    await runInTransaction(this.#database, async (trx) => {
-      await insertTask(trx, this.#database.engine, task)
-      await this.#events.recordTaskEvent(trx, 'task.created', task)
-      if (alsoInTransaction) await alsoInTransaction(trx, task)
-    })
+    const events = this.#events
+    if (this.#database.engine === 'postgres' && !alsoInTransaction && events.recordTaskEventWith) {
+      // One statement, atomic by itself: the task, its tags, its event and its deliveries.
+      await events.recordTaskEventWith(this.#database.db, 'task.created', task, postgresInsertTaskCtes(task))
+    } else {
+      await runInTransaction(this.#database, async (trx) => {
+        await insertTask(trx, this.#database.engine, task)
+        await events.recordTaskEvent(trx, 'task.created', task)
+        if (alsoInTransaction) await alsoInTransaction(trx, task)
+      })
+    }
     this.#events.afterCommit?.()
     return task
   }
