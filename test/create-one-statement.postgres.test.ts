@@ -88,8 +88,6 @@ describe('one-statement create (postgres)', () => {
       assert.equal(d.attempts, 0)
       assert.equal(d.event_type, 'task.created')
     }
-    const counts = await sql<{ n: string }>`SELECT count(*) AS n FROM tasks WHERE id = ${task.id}`.execute(db)
-    assert.equal(Number(counts.rows[0]?.n), 1)
   })
 
   it('gives the deliveries of a later create later ids', async () => {
@@ -140,6 +138,36 @@ describe('one-statement create (postgres)', () => {
       before,
       'no task, no event, no delivery',
     )
+  })
+
+  it('answers a create whose last part fails with an error and keeps none of it', async () => {
+    const db = t.app.database.db
+    const count = async (table: 'tasks' | 'events' | 'webhook_deliveries') =>
+      Number((await sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(table)}`.execute(db)).rows[0]?.n)
+    // The deliveries are the statement's last part; a trigger makes them fail (this schema only).
+    await sql`CREATE FUNCTION refuse_delivery() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'deliveries refused by the test'; END $$`.execute(db)
+    await sql`CREATE TRIGGER refuse_delivery BEFORE INSERT ON webhook_deliveries
+      FOR EACH ROW EXECUTE FUNCTION refuse_delivery()`.execute(db)
+    try {
+      const before = await Promise.all([count('tasks'), count('events'), count('webhook_deliveries')])
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/tasks',
+        headers: user.auth,
+        payload: { title: 'Never kept', tags: ['x'] },
+      })
+      assert.equal(res.statusCode, 500)
+      assert.doesNotMatch(res.body, /refused by the test/, 'the database error stays out of the body')
+      assert.deepEqual(
+        await Promise.all([count('tasks'), count('events'), count('webhook_deliveries')]),
+        before,
+        'no task, no event, no delivery',
+      )
+    } finally {
+      await sql`DROP TRIGGER refuse_delivery ON webhook_deliveries`.execute(db)
+      await sql`DROP FUNCTION refuse_delivery()`.execute(db)
+    }
   })
 
   it('still commits an Idempotency-Key response with the task (the transactional path)', async () => {
