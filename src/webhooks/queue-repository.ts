@@ -11,27 +11,35 @@ export async function subscribedWebhookIds(db: Executor, type: string): Promise<
   return rows.filter((r) => (JSON.parse(r.events) as string[]).includes(type)).map((r) => r.id)
 }
 
+/**
+ * Rows per INSERT: each row binds 9 parameters, and one statement may bind at most 32,766 on
+ * SQLite and 65,535 on PostgreSQL (the protocol's 16-bit count); past ~3,600 subscribers one
+ * statement for all of them failed the change.
+ */
+const DELIVERY_ROWS_PER_INSERT = 1000
+
 export async function insertPendingDeliveries(
   db: Executor,
   d: { eventId: number; eventType: string; webhookIds: string[]; now: string },
 ): Promise<void> {
-  if (d.webhookIds.length === 0) return
-  await db
-    .insertInto('webhook_deliveries')
-    .values(
-      d.webhookIds.map((webhookId) => ({
-        id: uuidv7(),
-        webhook_id: webhookId,
-        event_id: d.eventId,
-        event_type: d.eventType,
-        status: 'pending' as const,
-        attempts: 0,
-        next_attempt_at: d.now,
-        created_at: d.now,
-        updated_at: d.now,
-      })),
-    )
-    .execute()
+  for (let start = 0; start < d.webhookIds.length; start += DELIVERY_ROWS_PER_INSERT) {
+    await db
+      .insertInto('webhook_deliveries')
+      .values(
+        d.webhookIds.slice(start, start + DELIVERY_ROWS_PER_INSERT).map((webhookId) => ({
+          id: uuidv7(),
+          webhook_id: webhookId,
+          event_id: d.eventId,
+          event_type: d.eventType,
+          status: 'pending' as const,
+          attempts: 0,
+          next_attempt_at: d.now,
+          created_at: d.now,
+          updated_at: d.now,
+        })),
+      )
+      .execute()
+  }
 }
 
 /**
