@@ -11,6 +11,7 @@ import { v7 as uuidv7 } from 'uuid'
 import { OutboxRecorder } from '../src/events/outbox.ts'
 import type { Task } from '../src/tasks/model.ts'
 import { postgresInsertTaskCtes } from '../src/tasks/repository.ts'
+import { insertWebhooks } from './events-support.ts'
 import { buildTestApp, createTask, registerAndLogin, type TestApp, type TestUser } from './helpers.ts'
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -23,36 +24,25 @@ describe('one-statement create (postgres)', () => {
   before(async () => {
     t = await buildTestApp({ EVENTS_POLL_INTERVAL_MS: 30_000 }, {}, 'postgres')
     user = await registerAndLogin(t.app)
-    const now = new Date().toISOString()
     // Three subscribers of task.created (one also of others), one of task.updated only, one disabled.
-    const rows = [
+    const specs = [
       { events: ['task.created'], enabled: true },
       { events: ['task.updated', 'task.created'], enabled: true },
       { events: ['task.created'], enabled: true },
       { events: ['task.updated'], enabled: true },
       { events: ['task.created'], enabled: false },
     ]
-    for (const r of rows) {
-      const id = randomUUID()
-      await t.app.database.db
-        .insertInto('webhooks')
-        .values({
-          id,
-          owner_id: user.id,
-          url: 'https://receiver.example.com/hook',
-          description: '',
-          events: JSON.stringify(r.events),
-          secret: 'whsec_test',
-          enabled: r.enabled,
-          created_at: now,
-          updated_at: now,
-        } as never)
-        .execute()
-      if (r.enabled && r.events.includes('task.created')) webhookIds.push(id)
-    }
+    const ids = await insertWebhooks(t.app.database.db, user.id, specs)
+    webhookIds.push(...ids.filter((_, i) => specs[i]?.enabled && specs[i]?.events.includes('task.created')))
     webhookIds.sort()
   })
   after(() => t.close())
+
+  const count = async (table: 'tasks' | 'events' | 'webhook_deliveries') =>
+    Number(
+      (await sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(table)}`.execute(t.app.database.db))
+        .rows[0]?.n,
+    )
 
   const deliveriesOf = (eventId: number | string) =>
     sql<{ id: string; webhook_id: string; status: string; attempts: number; event_type: string }>`
@@ -105,8 +95,6 @@ describe('one-statement create (postgres)', () => {
 
   it('leaves nothing behind when a part of the statement fails', async () => {
     const db = t.app.database.db
-    const count = async (table: 'tasks' | 'events' | 'webhook_deliveries') =>
-      Number((await sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(table)}`.execute(db)).rows[0]?.n)
     const before = await Promise.all([count('tasks'), count('events'), count('webhook_deliveries')])
     const recorder = new OutboxRecorder({
       engine: 'postgres',
@@ -142,8 +130,6 @@ describe('one-statement create (postgres)', () => {
 
   it('answers a create whose last part fails with an error and keeps none of it', async () => {
     const db = t.app.database.db
-    const count = async (table: 'tasks' | 'events' | 'webhook_deliveries') =>
-      Number((await sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(table)}`.execute(db)).rows[0]?.n)
     // The deliveries are the statement's last part; a trigger makes them fail (this schema only).
     await sql`CREATE FUNCTION refuse_delivery() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN RAISE EXCEPTION 'deliveries refused by the test'; END $$`.execute(db)

@@ -2,10 +2,12 @@
 // an independent Standard Webhooks verifier (HMAC written out from RFC 2104 over SHA-256, not the
 // project's signer), an SSE client over node:http, and polling.
 import assert from 'node:assert/strict'
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
+import type { Kysely } from 'kysely'
+import type { Schema } from '../src/db/schema.ts'
 import type { TestUser } from './helpers.ts'
 
 export interface ReceivedDelivery {
@@ -221,4 +223,33 @@ export const DELIVERY_TEST_CONFIG = {
   WEBHOOK_TIMEOUT_MS: 1500,
   WEBHOOK_LEASE_SECONDS: 5,
   WEBHOOK_CONCURRENCY: 4,
+}
+
+/**
+ * Webhook rows written straight into the table, for suites that need many or odd ones (the API
+ * caps webhooks per account and checks their URLs). Returns their ids, in the order given.
+ */
+export async function insertWebhooks(
+  db: Kysely<Schema>,
+  ownerId: string,
+  specs: { events: string[]; enabled?: boolean }[],
+): Promise<string[]> {
+  const now = new Date().toISOString()
+  const rows = specs.map((spec) => ({
+    id: randomUUID(),
+    owner_id: ownerId,
+    url: 'https://receiver.example.com/hook',
+    description: '',
+    events: JSON.stringify(spec.events),
+    secret: 'whsec_test',
+    enabled: spec.enabled ?? true,
+    created_at: now,
+    updated_at: now,
+  }))
+  for (let i = 0; i < rows.length; i += 500)
+    await db
+      .insertInto('webhooks')
+      .values(rows.slice(i, i + 500) as never)
+      .execute()
+  return rows.map((r) => r.id)
 }

@@ -2,9 +2,9 @@
 // written in batches, so thousands of subscribers do not exceed an engine's limit on the
 // parameters of one statement (32,766 on SQLite, 65,535 on PostgreSQL), which failed the change.
 import assert from 'node:assert/strict'
-import { randomUUID } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
+import { insertWebhooks } from './events-support.ts'
 import {
   buildTestApp,
   createTask,
@@ -24,24 +24,12 @@ for (const engine of testEngines()) {
     before(async () => {
       t = await buildTestApp({ EVENTS_POLL_INTERVAL_MS: 30_000 }, {}, engine)
       user = await registerAndLogin(t.app)
-      const now = new Date().toISOString()
-      const rows = Array.from({ length: SUBSCRIBERS }, () => ({
-        id: randomUUID(),
-        owner_id: user.id,
-        url: 'https://receiver.example.com/hook',
-        description: '',
-        events: JSON.stringify(['task.created', 'task.updated']),
-        secret: 'whsec_test',
-        enabled: true,
-        created_at: now,
-        updated_at: now,
-      }))
       // Inserted straight into the table: the API caps webhooks per account.
-      for (let i = 0; i < rows.length; i += 500)
-        await t.app.database.db
-          .insertInto('webhooks')
-          .values(rows.slice(i, i + 500) as never)
-          .execute()
+      await insertWebhooks(
+        t.app.database.db,
+        user.id,
+        Array.from({ length: SUBSCRIBERS }, () => ({ events: ['task.created', 'task.updated'] })),
+      )
     })
     after(() => t.close())
 

@@ -64,8 +64,9 @@ async function replaceTags(db: Executor, taskId: string, tags: string[], isNew =
   if (tags.length > 0) await db.insertInto('task_tags').values(tagRows(taskId, tags)).execute()
 }
 
-export async function insertTask(db: Executor, engine: Engine, task: Task): Promise<void> {
-  const row = {
+/** The `tasks` row of a task. */
+function taskRowOf(task: Task) {
+  return {
     id: task.id,
     owner_id: task.ownerId,
     title: task.title,
@@ -79,6 +80,10 @@ export async function insertTask(db: Executor, engine: Engine, task: Task): Prom
     deleted_at: task.deletedAt,
     version: task.version,
   }
+}
+
+export async function insertTask(db: Executor, engine: Engine, task: Task): Promise<void> {
+  const row = taskRowOf(task)
   if (engine === 'postgres' && task.tags.length > 0) {
     // The task and its tag rows in one statement (a data-modifying CTE): every statement is a
     // round trip to the server, and one cost ~120 µs of this process's CPU per create
@@ -101,15 +106,20 @@ export async function insertTask(db: Executor, engine: Engine, task: Task): Prom
  * checked at the end of the statement, when the task row exists.
  */
 export function postgresInsertTaskCtes(task: Task): RawBuilder<unknown> {
-  const taskRow = sql`task_row AS (
-    INSERT INTO tasks (id, owner_id, title, description, status, priority, due_at, tags, created_at, updated_at, deleted_at, version)
-    VALUES (${task.id}, ${task.ownerId}, ${task.title}, ${task.description}, ${task.status}, ${rankOf(task.priority)},
-      ${task.dueAt}, ${JSON.stringify(task.tags)}, ${task.createdAt}, ${task.updatedAt}, ${task.deletedAt}, ${task.version})
-  )`
+  const row = taskRowOf(task)
+  const taskRow = sql`task_row AS (INSERT INTO tasks (${ROW_COLUMNS}) VALUES (${sql.join(ROW_KEYS.map((k) => row[k]))}))`
   if (task.tags.length === 0) return taskRow
   const tags = sql.join(tagRows(task.id, task.tags).map((r) => sql`(${r.task_id}, ${r.tag})`))
   return sql`${taskRow}, task_tag_rows AS (INSERT INTO task_tags (task_id, tag) VALUES ${tags})`
 }
+
+/**
+ * The columns of a tasks row (TASK_COLUMNS without the table), as literal SQL made once: a
+ * Kysely insert builder per create, compiled on the request path, cost 6% of PostgreSQL's
+ * creates per second (bench, alternated three times).
+ */
+const ROW_KEYS = TASK_COLUMNS.map((c) => c.slice('tasks.'.length) as keyof ReturnType<typeof taskRowOf>)
+const ROW_COLUMNS = sql.raw(ROW_KEYS.join(', '))
 
 const selectTaskById = (db: Executor, id: string) =>
   db.selectFrom('tasks').select(TASK_COLUMNS).where('tasks.id', '=', id)

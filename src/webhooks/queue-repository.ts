@@ -1,6 +1,6 @@
 // The delivery queue: fan-out rows written with each event, the dispatcher's lease-based claim,
 // attempt outcomes and endpoint health (the engine-specific locking SQL lives here).
-import { sql } from 'kysely'
+import { type RawBuilder, sql } from 'kysely'
 import { v7 as uuidv7 } from 'uuid'
 import type { Engine, Executor } from '../db/database.ts'
 import { toIso } from '../time.ts'
@@ -14,7 +14,8 @@ export async function subscribedWebhookIds(db: Executor, type: string): Promise<
 /**
  * Rows per INSERT: each row binds 9 parameters, and one statement may bind at most 32,766 on
  * SQLite and 65,535 on PostgreSQL (the protocol's 16-bit count); past ~3,600 subscribers one
- * statement for all of them failed the change.
+ * statement for all of them failed the change. (PostgreSQL's one-statement create writes its
+ * deliveries with postgresPendingDeliveries instead, binding no parameter per row.)
  */
 const DELIVERY_ROWS_PER_INSERT = 1000
 
@@ -40,6 +41,32 @@ export async function insertPendingDeliveries(
       )
       .execute()
   }
+}
+
+/**
+ * PostgreSQL: the pending deliveries of the event that the CTE `eventCte` inserted, as a CTE
+ * `delivery_rows` of the same statement: one per enabled webhook subscribed to `eventType`,
+ * read in that statement, with no parameter per row. Their ids are UUIDv7 like
+ * insertPendingDeliveries' (the delivery list pages on their time order): one made here, its
+ * last 24 bits replaced by each subscriber's rank, so they sort in webhook order.
+ * PostgreSQL 15 has no uuidv7() of its own; six hex digits rank 16,777,215 subscribers, far
+ * more than one statement inserts within the statement timeout.
+ */
+export function postgresPendingDeliveries(
+  eventCte: string,
+  eventType: string,
+  now: string,
+): RawBuilder<unknown> {
+  const event = sql.table(eventCte)
+  return sql`delivery_rows AS (
+    INSERT INTO webhook_deliveries
+      (id, webhook_id, event_id, event_type, status, attempts, next_attempt_at, created_at, updated_at)
+    SELECT (${uuidv7().slice(0, 30)}::text || lpad(to_hex(row_number() OVER (ORDER BY w.id)), 6, '0'))::uuid,
+      w.id, ${event}.id, ${eventType}::text, 'pending', 0,
+      ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz
+    FROM webhooks w CROSS JOIN ${event}
+    WHERE w.enabled AND w.events::jsonb ? ${eventType}::text
+  )`
 }
 
 /**
