@@ -1,5 +1,6 @@
 // Entry point: load config, build the app, listen, and shut down gracefully
 // on SIGTERM/SIGINT (API.md §6). Nothing else lives here.
+import { flushCompileCache } from 'node:module'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig, loadDotEnv } from './config.ts'
 
@@ -20,6 +21,9 @@ async function main(): Promise<void> {
 
   const app = await buildApp(config)
   await app.listen({ port: config.PORT, host: config.HOST })
+  // Every module the service loads at start is loaded now: write the compile cache
+  // (src/start.js) at once rather than at exit, which a killed process never reaches.
+  flushCompileCache()
 
   let stopping = false
   const shutdown = async (signal: string) => {
