@@ -180,6 +180,7 @@ async function main(): Promise<void> {
   // A first start fills Node's compile cache (src/start.js) where this checkout has not started
   // since its last change; the measured service is a later start, as a deployment's are.
   await (await startService('service (compile-cache warm-up)', false)).stop()
+  if (interrupted) return
   const service = await startService('service', options.cpuProf)
   say(`service pid ${service.pid} on ${service.url} (log: LOG_LEVEL=info to a file), floor pid ${floor.pid}`)
 

@@ -10,9 +10,13 @@
 // reads it. This file is plain JavaScript because the cache must be on before the
 // first TypeScript module loads. NODE_COMPILE_CACHE=DIR puts the cache elsewhere
 // (it is read before this file runs); NODE_DISABLE_COMPILE_CACHE=1 turns it off. A
-// cache directory that cannot be written only costs the saving.
-import { enableCompileCache } from 'node:module'
+// cache directory that cannot be written only costs the saving, said on stderr.
+import { constants, enableCompileCache } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
-enableCompileCache(fileURLToPath(new URL('../node_modules/.cache/task-tracker-compile', import.meta.url)))
+const cache = enableCompileCache(
+  fileURLToPath(new URL('../node_modules/.cache/task-tracker-compile', import.meta.url)),
+)
+if (cache.status === constants.compileCacheStatus.FAILED)
+  process.stderr.write(`task-tracker: compile cache off (${cache.message ?? 'unknown reason'})\n`)
 await import('./main.ts')
