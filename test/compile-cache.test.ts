@@ -1,58 +1,52 @@
 // End to end: `npm start`'s entry (src/start.js) turns on Node's compile cache, so a
 // start after the first reads every module's stripped TypeScript from disk and never
-// loads Node's TypeScript stripper (~27 MB resident for the life of the process).
+// loads Node's TypeScript stripper (13–28 MB resident for the life of the process).
 // Node reports each cache read when NODE_DEBUG_NATIVE=COMPILE_CACHE is set; the test
 // reads those lines. The cache directory is the test's own (NODE_COMPILE_CACHE), but
 // for the last test, which checks where start.js keeps it by default.
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { freePort } from '../bench/processes.ts'
+import { cleanupAll, freePort, startNode } from '../bench/processes.ts'
 
 const START = resolve(import.meta.dirname, '../src/start.js')
 
-interface Started {
-  stderr: () => string
-  stop: () => Promise<number | null>
-}
+let starts = 0
 
-/** Every process started, so a failed assertion cannot leave one running. */
-const children: ChildProcess[] = []
-
-async function start(dir: string, cache?: string): Promise<Started> {
+/**
+ * The service from start.js, through the bench's own starter (waits for /ready, SIGKILLs a
+ * process that will not stop, leaves nothing behind after cleanupAll); its output goes to a
+ * log file of its own, complete once the process has exited.
+ */
+async function start(
+  dir: string,
+  cache?: string,
+): Promise<{ log: () => string; stop: () => Promise<number | null> }> {
   const port = await freePort()
-  const env = {
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DATA_DIR: join(dir, 'data'),
-    LOG_LEVEL: 'warn',
-    NODE_DEBUG_NATIVE: 'COMPILE_CACHE',
-    ...(cache === undefined ? {} : { NODE_COMPILE_CACHE: cache }),
-  }
-  const child = spawn(process.execPath, [START], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] })
-  children.push(child)
-  let err = ''
-  child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString()
+  const logFile = join(dir, `service-${++starts}.log`)
+  const server = await startNode({
+    name: `service ${starts}`,
+    args: [START],
+    env: {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: join(dir, 'data'),
+      LOG_LEVEL: 'warn',
+      NODE_DEBUG_NATIVE: 'COMPILE_CACHE',
+      ...(cache === undefined ? {} : { NODE_COMPILE_CACHE: cache }),
+    },
+    port,
+    logFile,
+    cwd: dir,
+    healthPath: '/ready',
   })
-  // 'close', not 'exit': by then everything the process wrote to stderr has been read.
-  const exited = new Promise<number | null>((ok) => child.once('close', (code) => ok(code)))
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    const res = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined)
-    if (res?.status === 200) break
-    if (child.exitCode !== null) throw new Error(`server exited early: ${err.slice(-2000)}`)
-    if (Date.now() > deadline) throw new Error('server did not become ready')
-    await new Promise((r) => setTimeout(r, 50))
-  }
   return {
-    stderr: () => err,
-    stop: () => {
-      child.kill('SIGTERM')
-      return exited
+    log: () => readFileSync(logFile, 'utf8'),
+    stop: async () => {
+      await server.stop()
+      return server.child.exitCode
     },
   }
 }
@@ -74,9 +68,8 @@ function stripping(log: string): { stripped: string[]; fromCache: string[] } {
 describe('compile cache (src/start.js)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tt-compile-cache-'))
   const cache = join(dir, 'cache')
-  after(() => {
-    for (const child of children)
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  after(async () => {
+    await cleanupAll()
     rmSync(dir, { recursive: true, force: true })
   })
 
@@ -85,7 +78,7 @@ describe('compile cache (src/start.js)', () => {
     // Written once the service listens (main.ts flushes it), not only at exit.
     const written = readdirSync(cache, { recursive: true }).length
     assert.equal(await first.stop(), 0)
-    const firstRun = stripping(first.stderr())
+    const firstRun = stripping(first.log())
     assert.ok(
       firstRun.stripped.some((f) => f.endsWith('/src/main.ts')),
       'the first start strips main.ts',
@@ -94,7 +87,7 @@ describe('compile cache (src/start.js)', () => {
 
     const second = await start(dir, cache)
     assert.equal(await second.stop(), 0)
-    const secondRun = stripping(second.stderr())
+    const secondRun = stripping(second.log())
     assert.deepEqual(secondRun.stripped, [], 'a start after the first strips no TypeScript')
     // Node's debug lines can interleave, so the reads are checked for main.ts and in number, not one by one.
     assert.ok(
@@ -107,6 +100,6 @@ describe('compile cache (src/start.js)', () => {
   it('keeps the cache in node_modules/.cache/task-tracker-compile when NODE_COMPILE_CACHE is not set', async () => {
     const server = await start(dir)
     assert.equal(await server.stop(), 0)
-    assert.match(server.stderr(), /reading cache from \S*\/node_modules\/\.cache\/task-tracker-compile\//)
+    assert.match(server.log(), /reading cache from \S*\/node_modules\/\.cache\/task-tracker-compile\//)
   })
 })

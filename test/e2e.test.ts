@@ -1,6 +1,6 @@
-// End to end: the real server process (src/main.ts) on a free port, over a real
-// socket. A full flow, data surviving a restart, SIGTERM with requests in flight,
-// and a refused start on invalid configuration.
+// End to end: the real server process (src/start.js, npm start's entry) on a free
+// port, over a real socket. A full flow, data surviving a restart, SIGTERM with
+// requests in flight, and a refused start on invalid configuration.
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { PASSWORD, uniqueEmail } from './helpers.ts'
 
-const MAIN = resolve(import.meta.dirname, '../src/main.ts')
+const MAIN = resolve(import.meta.dirname, '../src/start.js')
 
 async function freePort(): Promise<number> {
   const server = createServer()
