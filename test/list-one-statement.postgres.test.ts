@@ -1,0 +1,98 @@
+// PostgreSQL answers a listing page and its page.total in one statement (the count rides in
+// the page's SELECT list, src/tasks/repository.ts compileList): counted by a query log on the
+// service's own code, with the totals checked against the rows, and the empty page (which has
+// no row to carry the total) counted by itself.
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { Kysely } from 'kysely'
+import type { Principal } from '../src/auth/scopes.ts'
+import { openPostgres } from '../src/db/postgres.ts'
+import type { Schema } from '../src/db/schema.ts'
+import { noEventRecorder } from '../src/events/recorder.ts'
+import { parseListQuery } from '../src/tasks/list-query.ts'
+import { TaskService } from '../src/tasks/service.ts'
+import { systemClock } from '../src/time.ts'
+import { buildTestApp, createTask, registerAndLogin, type TestApp, type TestUser } from './helpers.ts'
+
+describe('one-statement listing (postgres)', () => {
+  let t: TestApp
+  let user: TestUser
+  let logged: Kysely<Schema>
+  let service: TaskService
+  let principal: Principal
+  let statements: string[] = []
+
+  before(async () => {
+    t = await buildTestApp({}, {}, 'postgres')
+    user = await registerAndLogin(t.app)
+    for (let i = 0; i < 7; i++)
+      await createTask(t.app, user, {
+        title: `listed ${i}`,
+        status: i < 5 ? 'todo' : 'done',
+        dueAt: i % 2 === 0 ? '2030-01-01T00:00:00Z' : null,
+        tags: ['listed'],
+      })
+    const { dialect } = openPostgres({
+      url: t.config.DATABASE_URL as string,
+      poolMax: 2,
+      connectTimeoutMs: 2000,
+      statementTimeoutMs: 5000,
+    })
+    logged = new Kysely<Schema>({
+      dialect,
+      log: (event) => {
+        if (event.level === 'query') statements.push(event.query.sql)
+      },
+    })
+    service = new TaskService({
+      database: {
+        db: logged,
+        engine: 'postgres',
+        ping: async () => {},
+        poolStats: () => undefined,
+        close: async () => {},
+      },
+      clock: systemClock,
+      events: noEventRecorder,
+      requireIfMatch: false,
+    })
+    principal = { userId: user.id, role: 'user', scopes: new Set(['tasks:read']), via: 'session' }
+  })
+  after(async () => {
+    await logged?.destroy()
+    await t.close()
+  })
+
+  const list = async (query: Record<string, string>) => {
+    statements = []
+    const page = await service.list(principal, parseListQuery(query, user.id))
+    return { page, statements }
+  }
+
+  for (const [name, query, total] of [
+    ['counted filters (counter tables)', { ownerId: 'me', status: 'todo' }, 5],
+    ['a due range (COUNT over its index)', { ownerId: 'me', dueBefore: '2031-01-01T00:00:00Z' }, 4],
+    ['a tag', { ownerId: 'me', tag: 'listed' }, 7],
+    ['full-text search', { ownerId: 'me', q: 'listed' }, 7],
+  ] as const) {
+    it(`a page of ${name} is one statement, with the total of every match`, async () => {
+      const { page, statements } = await list({ ...query, limit: '2' })
+      assert.equal(statements.length, 1, statements.join('\n'))
+      assert.equal(page.items.length, 2)
+      assert.equal(page.total, total)
+    })
+  }
+
+  it('a page past the end still reports the total, counted by itself', async () => {
+    const { page, statements } = await list({ ownerId: 'me', status: 'todo', offset: '50' })
+    assert.deepEqual(page.items, [])
+    assert.equal(page.total, 5)
+    assert.equal(statements.length, 2)
+  })
+
+  it('a listing nothing matches reports 0', async () => {
+    const { page } = await list({ ownerId: 'me', tag: 'absent' })
+    assert.deepEqual(page.items, [])
+    assert.equal(page.total, 0)
+  })
+})
