@@ -1,0 +1,138 @@
+// `npm run bench` end to end, small and gentle (no speed is asserted): a run seeds, measures
+// the service and its floors, writes its JSON record and leaves nothing behind; a run
+// interrupted with Ctrl-C (SIGINT) stops everything it started too: the service, the floor,
+// its temporary directory and, on PostgreSQL, its throwaway schema.
+import assert from 'node:assert/strict'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import pg from 'pg'
+import { testEngines } from './helpers.ts'
+
+const ROOT = join(import.meta.dirname, '..')
+/** Small data, short runs and few connections: this runs beside the other suites. */
+const SMALL = ['--tasks', '300', '--users', '5', '--warmup', '0', '--rounds', '1', '--connections', '4']
+
+interface Run {
+  child: ChildProcess
+  output: () => string
+  exited: Promise<number | null>
+}
+
+function startBench(args: string[], databaseUrl: string | undefined): Run {
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  delete env.DATABASE_URL
+  if (databaseUrl) env.DATABASE_URL = databaseUrl
+  const child = spawn(process.execPath, ['bench/run.ts', ...args], { cwd: ROOT, env })
+  let text = ''
+  child.stdout?.on('data', (chunk) => {
+    text += String(chunk)
+  })
+  child.stderr?.on('data', (chunk) => {
+    text += String(chunk)
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  return { child, output: () => text, exited }
+}
+
+/** What the run said it started: its temporary directory or schema, and the two servers' pids. */
+function startedBy(output: string) {
+  const dir = /engine: SQLite in (\S+)/.exec(output)?.[1]
+  const schema = /throwaway schema (\S+)/.exec(output)?.[1]
+  const pids = /service pid (\d+) .* floor pid (\d+)/.exec(output)
+  return { dir, schema, servicePid: Number(pids?.[1]), floorPid: Number(pids?.[2]) }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function schemaExists(schema: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL })
+  await client.connect()
+  try {
+    const { rows } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])
+    return rows.length > 0
+  } finally {
+    await client.end()
+  }
+}
+
+async function assertNothingLeft(output: string, engine: string) {
+  const started = startedBy(output)
+  assert.ok(started.servicePid > 0 && started.floorPid > 0, output)
+  assert.equal(alive(started.servicePid), false, 'the service is still running')
+  assert.equal(alive(started.floorPid), false, 'the floor is still running')
+  if (engine === 'sqlite') {
+    assert.ok(started.dir, output)
+    assert.equal(existsSync(started.dir), false, `${started.dir} is still there`)
+  } else {
+    assert.ok(started.schema, output)
+    assert.equal(await schemaExists(started.schema), false, `schema ${started.schema} is still there`)
+  }
+}
+
+for (const engine of testEngines()) {
+  const databaseUrl = engine === 'postgres' ? process.env.TEST_DATABASE_URL : undefined
+
+  describe(`npm run bench (${engine})`, () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'tt-bench-test-'))
+    after(() => rmSync(outDir, { recursive: true, force: true }))
+
+    it('measures the service against its floors, writes the record and stops everything', async () => {
+      const out = join(outDir, 'result.json')
+      const run = startBench(
+        [...SMALL, '--duration', '1', '--only', 'get,list,create', '--out', out],
+        databaseUrl,
+      )
+      const code = await run.exited
+      assert.equal(code, 0, run.output())
+      const record = JSON.parse(readFileSync(out, 'utf8')) as {
+        engine: string
+        sizes: { tasks: number; users: number }
+        machine: { cores: number }
+        versions: { node: string }
+        scenarios: { scenario: string; rps: number; errors: number; ratio?: number; naiveRatio?: number }[]
+        checks: { target: string; ok: boolean }[]
+      }
+      assert.equal(record.engine, engine)
+      assert.deepEqual(record.sizes.tasks, 300)
+      assert.ok(record.machine.cores >= 1 && record.versions.node)
+      const byName = new Map(record.scenarios.map((s) => [s.scenario, s]))
+      for (const name of ['get', 'floor-get', 'list', 'floor-list', 'floor-naive', 'create']) {
+        const row = byName.get(name)
+        assert.ok(row, `no ${name} row in ${JSON.stringify(record.scenarios)}`)
+        assert.ok(row.rps > 0, `${name}: no requests answered`)
+        // Every request a scenario sends is one the service must answer with a 2xx.
+        assert.equal(row.errors, 0, `${name}: ${row.errors} errors`)
+      }
+      assert.ok((byName.get('get')?.ratio ?? 0) > 0)
+      assert.ok((byName.get('list')?.naiveRatio ?? 0) > 0)
+      assert.ok(record.checks.some((c) => c.target.startsWith('zero errors')))
+      assert.match(run.output(), /targets \(issue 6\)/)
+      await assertNothingLeft(run.output(), engine)
+    })
+
+    it('stops everything it started when interrupted with Ctrl-C', async () => {
+      const run = startBench([...SMALL, '--duration', '60', '--only', 'get'], databaseUrl)
+      // Interrupt once the service is being measured (its pid is printed just before the load).
+      for (let waited = 0; !/service pid \d+/.test(run.output()); waited += 100) {
+        if (waited > 90_000 || run.child.exitCode !== null) assert.fail(`never started:\n${run.output()}`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      await new Promise((r) => setTimeout(r, 1500))
+      run.child.kill('SIGINT')
+      const code = await run.exited
+      assert.equal(code, 130, run.output())
+      assert.match(run.output(), /SIGINT: stopping everything it started/)
+      await assertNothingLeft(run.output(), engine)
+    })
+  })
+}
