@@ -9,7 +9,7 @@ import type { Principal } from '../src/auth/scopes.ts'
 import { openPostgres } from '../src/db/postgres.ts'
 import type { Schema } from '../src/db/schema.ts'
 import { noEventRecorder } from '../src/events/recorder.ts'
-import { parseListQuery } from '../src/tasks/list-query.ts'
+import { parseListQuery, type RawListQuery } from '../src/tasks/list-query.ts'
 import { TaskService } from '../src/tasks/service.ts'
 import { systemClock } from '../src/time.ts'
 import { buildTestApp, createTask, registerAndLogin, type TestApp, type TestUser } from './helpers.ts'
@@ -63,7 +63,7 @@ describe('one-statement listing (postgres)', () => {
     await t.close()
   })
 
-  const list = async (query: Record<string, string>) => {
+  const list = async (query: RawListQuery) => {
     statements = []
     const page = await service.list(principal, parseListQuery(query, user.id))
     return { page, statements }
@@ -76,7 +76,7 @@ describe('one-statement listing (postgres)', () => {
     ['full-text search', { ownerId: 'me', q: 'listed' }, 7],
   ] as const) {
     it(`a page of ${name} is one statement, with the total of every match`, async () => {
-      const { page, statements } = await list({ ...query, limit: '2' })
+      const { page, statements } = await list({ ...query, limit: 2 })
       assert.equal(statements.length, 1, statements.join('\n'))
       assert.equal(page.items.length, 2)
       assert.equal(page.total, total)
@@ -84,7 +84,7 @@ describe('one-statement listing (postgres)', () => {
   }
 
   it('a page past the end still reports the total, counted by itself', async () => {
-    const { page, statements } = await list({ ownerId: 'me', status: 'todo', offset: '50' })
+    const { page, statements } = await list({ ownerId: 'me', status: 'todo', offset: 50 })
     assert.deepEqual(page.items, [])
     assert.equal(page.total, 5)
     assert.equal(statements.length, 2)

@@ -200,7 +200,32 @@ export function ftsMatchExpression(q: string): string | undefined {
   return words.map((w, i) => `"${w.replace(/"/g, '""')}"${i === words.length - 1 ? '*' : ''}`).join(' ')
 }
 
-function filterConditions(filter: TaskFilter, viewer: ListViewer): RawBuilder<unknown>[] {
+/**
+ * PostgreSQL: whether a page of one status in creation order is read through the index on
+ * (status, created_at, id), by writing the status as a range and leading the ORDER BY with it.
+ * The planner's other choice, walking the index on creation time and dropping other statuses,
+ * looks as cheap while the statistics say statuses are spread evenly over time; they are not
+ * (new tasks are `todo`, old ones `done`), and after 27,000 creates that autovacuum had not
+ * analyzed yet, the first page of `done` read and dropped all of them: 32 ms instead of 1.3 ms
+ * (EXPLAIN ANALYZE of the generic plan, bench data). `status = $1` would not do: a column equal
+ * to a constant is dropped from the sort order, and the plans stay as they were.
+ */
+function readsByStatusIndex(engine: Engine, plan: ListPlan): boolean {
+  const { filter } = plan
+  return (
+    engine === 'postgres' &&
+    filter.q === undefined &&
+    filter.deleted === 'exclude' && // the index only holds live tasks
+    filter.statuses?.length === 1 &&
+    plan.sort?.[0]?.field === 'createdAt'
+  )
+}
+
+function filterConditions(
+  filter: TaskFilter,
+  viewer: ListViewer,
+  statusAsRange = false,
+): RawBuilder<unknown>[] {
   const c: RawBuilder<unknown>[] = []
   switch (filter.deleted) {
     case 'exclude':
@@ -214,7 +239,10 @@ function filterConditions(filter: TaskFilter, viewer: ListViewer): RawBuilder<un
       if (!viewer.seesAllDeleted) c.push(sql`tasks.owner_id = ${viewer.userId}`)
       break
   }
-  if (filter.statuses) c.push(sql`tasks.status IN (${sql.join(filter.statuses)})`)
+  if (filter.statuses && statusAsRange && filter.statuses.length === 1) {
+    const [status] = filter.statuses
+    c.push(sql`tasks.status >= ${status} AND tasks.status <= ${status}`)
+  } else if (filter.statuses) c.push(sql`tasks.status IN (${sql.join(filter.statuses)})`)
   if (filter.priorities) c.push(sql`tasks.priority IN (${sql.join(filter.priorities.map(rankOf))})`)
   if (filter.ownerId) c.push(sql`tasks.owner_id = ${filter.ownerId}`)
   if (filter.tag)
@@ -506,7 +534,8 @@ function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListV
   const columns = sql.join(TASK_COLUMNS.map((c) => sql.ref(c)))
   const fetch = plan.limit + 1
   const offsetStart = plan.position && 'offset' in plan.position ? plan.position.offset : plan.offset
-  const conditions = filterConditions(plan.filter, viewer)
+  const byStatusIndex = readsByStatusIndex(engine, plan)
+  const conditions = filterConditions(plan.filter, viewer, byStatusIndex)
   let from: RawBuilder<unknown> = sql`tasks`
   let rankOrder: RawBuilder<unknown> | undefined
   let tieBreak: RawBuilder<unknown> = sql`tasks.id`
@@ -574,7 +603,10 @@ function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListV
     offset = plan.position.offset
   }
   const pageWhere = pageConditions.length > 0 ? sql`WHERE ${sql.join(pageConditions, sql` AND `)}` : sql``
-  const order = sql.join(parts.map((p) => (p.descending ? sql`${p.expr} DESC` : sql`${p.expr} ASC`)))
+  const orderParts = byStatusIndex
+    ? [{ expr: sql`tasks.status`, descending: parts[0]?.descending ?? true }, ...parts]
+    : parts
+  const order = sql.join(orderParts.map((p) => (p.descending ? sql`${p.expr} DESC` : sql`${p.expr} ASC`)))
   const keys = sql.join(parts.map((p) => sql`${p.expr} AS ${sql.ref(p.alias)}`))
   return {
     kind: 'page',

@@ -1,0 +1,132 @@
+// PostgreSQL reads a page of one status in creation order through the (status, created_at, id)
+// index even when statuses are not spread evenly over time (src/tasks/repository.ts
+// readsByStatusIndex). The data is the case that went wrong: thousands of new `todo` tasks, not
+// yet in the statistics, above old ones of every status. The plan is PostgreSQL's generic plan for the service's own statement,
+// as the service runs it (a named prepared statement), with every filter and cursor it carries.
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { Kysely, sql } from 'kysely'
+import pg from 'pg'
+import type { Principal } from '../src/auth/scopes.ts'
+import { openPostgres } from '../src/db/postgres.ts'
+import type { Schema } from '../src/db/schema.ts'
+import { noEventRecorder } from '../src/events/recorder.ts'
+import { encodeCursor, parseListQuery, type RawListQuery } from '../src/tasks/list-query.ts'
+import { TaskService } from '../src/tasks/service.ts'
+import { systemClock } from '../src/time.ts'
+import { buildTestApp, registerAndLogin, type TestApp, type TestUser } from './helpers.ts'
+
+describe('status listings read the status index (postgres)', () => {
+  let t: TestApp
+  let user: TestUser
+  let logged: Kysely<Schema>
+  let service: TaskService
+  let principal: Principal
+  let client: pg.Client
+  let captured: { sql: string; parameters: readonly unknown[] }[] = []
+  /** The four newest done tasks, newest first, read with a plain query. */
+  const doneNewestFirst: string[] = []
+
+  before(async () => {
+    t = await buildTestApp({}, {}, 'postgres')
+    user = await registerAndLogin(t.app)
+    // 30,000 tasks with their statuses spread evenly, analyzed, then 20,000 newer ones, all
+    // todo, that the statistics do not know of yet: a team's tracker after a busy stretch, before
+    // autovacuum analyzes the table again (turned off here, so the test does not race it). Bulk
+    // loaded with the counting triggers off (this suite reads no count).
+    const db = t.app.database.db
+    await sql`ALTER TABLE tasks SET (autovacuum_enabled = false)`.execute(db)
+    await sql`ALTER TABLE tasks DISABLE TRIGGER USER`.execute(db)
+    const load = (from: number, to: number) =>
+      sql`INSERT INTO tasks (id, owner_id, title, description, status, priority, due_at, tags, created_at, updated_at, deleted_at, version)
+        SELECT gen_random_uuid(), ${user.id}, 'task ' || g, '',
+          CASE WHEN g > 30000 THEN 'todo' ELSE (ARRAY['todo', 'doing', 'done'])[1 + g % 3] END, 1, NULL,
+          '[]'::jsonb, now() - interval '30 days' + g * interval '1 minute', now(), NULL, 1
+        FROM generate_series(${from}::int, ${to}::int) g`.execute(db)
+    await load(1, 30_000)
+    await sql`ANALYZE tasks`.execute(db)
+    await load(30_001, 50_000)
+    await sql`ALTER TABLE tasks ENABLE TRIGGER USER`.execute(db)
+    const newestDone = await sql<{ id: string }>`SELECT id::text FROM tasks WHERE status = 'done'
+      AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 4`.execute(db)
+    doneNewestFirst.push(...newestDone.rows.map((r) => r.id))
+    const { dialect } = openPostgres({
+      url: t.config.DATABASE_URL as string,
+      poolMax: 1,
+      connectTimeoutMs: 2000,
+      statementTimeoutMs: 5000,
+    })
+    logged = new Kysely<Schema>({
+      dialect,
+      log: (event) => {
+        if (event.level === 'query') captured.push(event.query)
+      },
+    })
+    service = new TaskService({
+      database: {
+        db: logged,
+        engine: 'postgres',
+        ping: async () => {},
+        poolStats: () => undefined,
+        close: async () => {},
+      },
+      clock: systemClock,
+      events: noEventRecorder,
+      requireIfMatch: false,
+    })
+    principal = { userId: user.id, role: 'user', scopes: new Set(['tasks:read']), via: 'session' }
+    client = new pg.Client({ connectionString: t.config.DATABASE_URL as string })
+    await client.connect()
+  })
+  after(async () => {
+    await client?.end()
+    await logged?.destroy()
+    await t.close()
+  })
+
+  /** The page's rows and the index PostgreSQL's generic plan for the page statement reads. */
+  async function pageAndIndex(query: RawListQuery) {
+    captured = []
+    const page = await service.list(principal, parseListQuery(query, user.id))
+    const statement = captured.at(-1)
+    assert.ok(statement)
+    await client.query('DEALLOCATE ALL')
+    await client.query('SET plan_cache_mode = force_generic_plan')
+    await client.query(`PREPARE page_statement AS ${statement.sql}`)
+    const literals = statement.parameters.map((p) => (p === null ? 'NULL' : client.escapeLiteral(String(p))))
+    const { rows } = await client.query(
+      `EXPLAIN (FORMAT JSON) EXECUTE page_statement(${literals.join(', ')})`,
+    )
+    const plan = JSON.stringify(rows[0]['QUERY PLAN'])
+    const indexes = [...plan.matchAll(/"Index Name":"([^"]+)"/g)].map((m) => m[1])
+    return { page, indexes }
+  }
+
+  it('the first page of a status that is all old reads the status index, in creation order', async () => {
+    const { page, indexes } = await pageAndIndex({ status: 'done', ownerId: 'me', limit: 4 })
+    assert.deepEqual(
+      page.items.map((task) => task.id),
+      doneNewestFirst,
+    )
+    assert.ok(indexes.includes('tasks_live_status_created'), `read ${indexes.join(', ')}`)
+    assert.ok(!indexes.includes('tasks_live_created'), `read ${indexes.join(', ')}`)
+  })
+
+  it('so do pages after a cursor and oldest-first pages', async () => {
+    const first = await pageAndIndex({ status: 'done', limit: 2 })
+    assert.ok(first.page.next)
+    const plan = parseListQuery({ status: 'done', limit: 2 }, user.id)
+    const after = await pageAndIndex({ cursor: encodeCursor(plan, first.page.next), limit: 2 })
+    assert.deepEqual(
+      after.page.items.map((task) => task.id),
+      doneNewestFirst.slice(2, 4),
+    )
+    assert.ok(after.indexes.includes('tasks_live_status_created'), `read ${after.indexes.join(', ')}`)
+    const oldestFirst = await pageAndIndex({ status: 'done', sort: 'createdAt', limit: 2 })
+    assert.equal(oldestFirst.page.items.length, 2)
+    assert.ok(
+      oldestFirst.indexes.includes('tasks_live_status_created'),
+      `read ${oldestFirst.indexes.join(', ')}`,
+    )
+  })
+})
