@@ -121,7 +121,7 @@ export async function seedSqlite(dataDir: string, sizes: SeedSizes): Promise<See
     }
     raw.exec('COMMIT')
     raw.exec(
-      'INSERT INTO task_tags (task_id, tag) SELECT tasks.id, j.value FROM tasks, json_each(tasks.tags) j',
+      'INSERT INTO task_tags (task_id, tag, created_at) SELECT tasks.id, j.value, tasks.created_at FROM tasks, json_each(tasks.tags) j',
     )
     raw.exec('PRAGMA wal_checkpoint(TRUNCATE)')
     return result(collector, users, started)
@@ -220,7 +220,7 @@ export async function seedPostgres(url: string, dataDir: string, sizes: SeedSize
     }
     await flush()
     await client.query(
-      'INSERT INTO task_tags (task_id, tag) SELECT id, jsonb_array_elements_text(tags) FROM tasks',
+      'INSERT INTO task_tags (task_id, tag, created_at) SELECT id, jsonb_array_elements_text(tags), created_at FROM tasks',
     )
     // What autovacuum would do after a bulk load, so plans are the steady-state ones.
     await client.query('VACUUM ANALYZE users, tasks, task_tags')

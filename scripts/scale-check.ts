@@ -120,7 +120,7 @@ async function seed(database: Database, size: number): Promise<string> {
              strftime('%Y-%m-%dT%H:%M:%fZ', 1704067200 + i, 'unixepoch'), strftime('%Y-%m-%dT%H:%M:%fZ', 1704067200 + i, 'unixepoch'),
              CASE WHEN i % 50 = 0 THEN strftime('%Y-%m-%dT%H:%M:%fZ', 1704067200 + i, 'unixepoch') END, 1
       FROM s`.execute(db)
-    await sql`INSERT INTO task_tags (task_id, tag) SELECT id, 'work' FROM tasks WHERE tags = '["work"]'`.execute(
+    await sql`INSERT INTO task_tags (task_id, tag, created_at) SELECT id, 'work', created_at FROM tasks WHERE tags = '["work"]'`.execute(
       db,
     )
     await sql`ANALYZE`.execute(db)
@@ -161,7 +161,7 @@ async function seed(database: Database, size: number): Promise<string> {
       SELECT '*', (deleted_at IS NOT NULL)::int, status, priority, 0, count(*) FROM tasks GROUP BY 2, 3, 4`.execute(
       db,
     )
-    await sql`INSERT INTO task_tags (task_id, tag) SELECT id, 'work' FROM tasks WHERE tags = '["work"]'::jsonb`.execute(
+    await sql`INSERT INTO task_tags (task_id, tag, created_at) SELECT id, 'work', created_at FROM tasks WHERE tags = '["work"]'::jsonb`.execute(
       db,
     )
     await sql`VACUUM ANALYZE tasks`.execute(db)

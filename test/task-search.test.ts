@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import { v7 as uuidv7 } from 'uuid'
 import { configFrom } from '../src/config.ts'
 import { openDatabase } from '../src/db/database.ts'
-import { migrateToLatest, migrateUpTo } from '../src/db/migrate.ts'
+import { migrateUpTo } from '../src/db/migrate.ts'
 import { parseListQuery } from '../src/tasks/list-query.ts'
 import { listTasks, purgeTasksDeletedBefore } from '../src/tasks/repository.ts'
 import { makeAdmin } from './auth-support.ts'
@@ -199,7 +199,7 @@ describe('search index upgrade (migration 0005, sqlite)', () => {
       const deleted = row('Wombat feeding', true)
       await database.db.insertInto('tasks').values([live, deleted]).execute()
 
-      assert.deepEqual(await migrateToLatest(database), ['0005-search-state'])
+      assert.deepEqual(await migrateUpTo(database, '0005-search-state'), ['0005-search-state'])
       const plan = (deletedMode: 'exclude' | 'only') =>
         parseListQuery({ q: 'wombat', deleted: deletedMode }, user.id)
       const viewer = { userId: user.id, seesAllDeleted: false }

@@ -8,6 +8,7 @@ import * as m0002 from './migrations/0002-auth.ts'
 import * as m0003 from './migrations/0003-task-counts.ts'
 import * as m0004 from './migrations/0004-events.ts'
 import * as m0005 from './migrations/0005-search-state.ts'
+import * as m0006 from './migrations/0006-tag-created.ts'
 
 interface MigrationModule {
   up(db: Kysely<unknown>, engine: Engine): Promise<void>
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0003-task-counts': m0003,
   '0004-events': m0004,
   '0005-search-state': m0005,
+  '0006-tag-created': m0006,
 }
 
 class ListedMigrations implements MigrationProvider {

@@ -48,6 +48,8 @@ export interface TasksTable {
 export interface TaskTagsTable {
   task_id: string
   tag: string
+  /** The task's created_at (it never changes), so a tag's tasks come in creation order (0006). */
+  created_at: Timestamp
 }
 
 export interface IdempotencyKeysTable {
