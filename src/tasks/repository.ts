@@ -485,7 +485,7 @@ type CompiledList =
       /** A full-text search: costs milliseconds, so it runs off the main thread where the engine can. */
       search: boolean
       /**
-       * PostgreSQL: `page` also selects the count as a `total` column (see withTotal), so a
+       * PostgreSQL: `page` also selects the count as a `total` column (see compileList), so a
        * non-empty page is one statement; `count` runs by itself only for an empty page.
        */
       totalInPage: boolean

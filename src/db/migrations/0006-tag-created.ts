@@ -1,7 +1,7 @@
 // Tag listings in creation order read a page, not the table. A tag filter was an
 // EXISTS probe on every task walked in creation order, so a tag missing from
-// recent tasks walked all of them: 38 ms for a tag no task carries at 100k tasks
-// on SQLite (the event loop blocked for all of it), ten times that at 1M. Each
+// recent tasks walked all of them: 30-38 ms for a tag no task carries at 100k
+// tasks on SQLite (the event loop blocked for all of it), growing with the table. Each
 // tag row now carries its task's creation time (which never changes), and the
 // index on (tag, created_at, task_id) hands out a tag's tasks in creation order,
 // so the first page of any tag reads about a page of rows.
