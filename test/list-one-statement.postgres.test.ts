@@ -4,23 +4,14 @@
 // no row to carry the total) counted by itself.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { Kysely } from 'kysely'
-import type { Principal } from '../src/auth/scopes.ts'
-import { openPostgres } from '../src/db/postgres.ts'
-import type { Schema } from '../src/db/schema.ts'
-import { noEventRecorder } from '../src/events/recorder.ts'
-import { parseListQuery, type RawListQuery } from '../src/tasks/list-query.ts'
-import { TaskService } from '../src/tasks/service.ts'
-import { systemClock } from '../src/time.ts'
+import type { RawListQuery } from '../src/tasks/list-query.ts'
 import { buildTestApp, createTask, registerAndLogin, type TestApp, type TestUser } from './helpers.ts'
+import { type LoggedListings, loggedListings } from './list-support.ts'
 
 describe('one-statement listing (postgres)', () => {
   let t: TestApp
   let user: TestUser
-  let logged: Kysely<Schema>
-  let service: TaskService
-  let principal: Principal
-  let statements: string[] = []
+  let listings: LoggedListings
 
   before(async () => {
     t = await buildTestApp({}, {}, 'postgres')
@@ -32,41 +23,16 @@ describe('one-statement listing (postgres)', () => {
         dueAt: i % 2 === 0 ? '2030-01-01T00:00:00Z' : null,
         tags: ['listed'],
       })
-    const { dialect } = openPostgres({
-      url: t.config.DATABASE_URL as string,
-      poolMax: 2,
-      connectTimeoutMs: 2000,
-      statementTimeoutMs: 5000,
-    })
-    logged = new Kysely<Schema>({
-      dialect,
-      log: (event) => {
-        if (event.level === 'query') statements.push(event.query.sql)
-      },
-    })
-    service = new TaskService({
-      database: {
-        db: logged,
-        engine: 'postgres',
-        ping: async () => {},
-        poolStats: () => undefined,
-        close: async () => {},
-      },
-      clock: systemClock,
-      events: noEventRecorder,
-      requireIfMatch: false,
-    })
-    principal = { userId: user.id, role: 'user', scopes: new Set(['tasks:read']), via: 'session' }
+    listings = loggedListings(t, user.id)
   })
   after(async () => {
-    await logged?.destroy()
+    await listings?.close()
     await t.close()
   })
 
   const list = async (query: RawListQuery) => {
-    statements = []
-    const page = await service.list(principal, parseListQuery(query, user.id))
-    return { page, statements }
+    const { page, statements } = await listings.list(query)
+    return { page, statements: statements.map((q) => q.sql) }
   }
 
   for (const [name, query, total] of [

@@ -5,25 +5,17 @@
 // as the service runs it (a named prepared statement), with every filter and cursor it carries.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { Kysely, sql } from 'kysely'
+import { sql } from 'kysely'
 import pg from 'pg'
-import type { Principal } from '../src/auth/scopes.ts'
-import { openPostgres } from '../src/db/postgres.ts'
-import type { Schema } from '../src/db/schema.ts'
-import { noEventRecorder } from '../src/events/recorder.ts'
 import { encodeCursor, parseListQuery, type RawListQuery } from '../src/tasks/list-query.ts'
-import { TaskService } from '../src/tasks/service.ts'
-import { systemClock } from '../src/time.ts'
 import { buildTestApp, registerAndLogin, type TestApp, type TestUser } from './helpers.ts'
+import { type LoggedListings, loggedListings } from './list-support.ts'
 
 describe('status listings read the status index (postgres)', () => {
   let t: TestApp
   let user: TestUser
-  let logged: Kysely<Schema>
-  let service: TaskService
-  let principal: Principal
+  let listings: LoggedListings
   let client: pg.Client
-  let captured: { sql: string; parameters: readonly unknown[] }[] = []
   /** The four newest done tasks, newest first, read with a plain query. */
   const doneNewestFirst: string[] = []
 
@@ -50,45 +42,20 @@ describe('status listings read the status index (postgres)', () => {
     const newestDone = await sql<{ id: string }>`SELECT id::text FROM tasks WHERE status = 'done'
       AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 4`.execute(db)
     doneNewestFirst.push(...newestDone.rows.map((r) => r.id))
-    const { dialect } = openPostgres({
-      url: t.config.DATABASE_URL as string,
-      poolMax: 1,
-      connectTimeoutMs: 2000,
-      statementTimeoutMs: 5000,
-    })
-    logged = new Kysely<Schema>({
-      dialect,
-      log: (event) => {
-        if (event.level === 'query') captured.push(event.query)
-      },
-    })
-    service = new TaskService({
-      database: {
-        db: logged,
-        engine: 'postgres',
-        ping: async () => {},
-        poolStats: () => undefined,
-        close: async () => {},
-      },
-      clock: systemClock,
-      events: noEventRecorder,
-      requireIfMatch: false,
-    })
-    principal = { userId: user.id, role: 'user', scopes: new Set(['tasks:read']), via: 'session' }
+    listings = loggedListings(t, user.id)
     client = new pg.Client({ connectionString: t.config.DATABASE_URL as string })
     await client.connect()
   })
   after(async () => {
     await client?.end()
-    await logged?.destroy()
+    await listings?.close()
     await t.close()
   })
 
   /** The page's rows and the index PostgreSQL's generic plan for the page statement reads. */
   async function pageAndIndex(query: RawListQuery) {
-    captured = []
-    const page = await service.list(principal, parseListQuery(query, user.id))
-    const statement = captured.at(-1)
+    const { page, statements } = await listings.list(query)
+    const statement = statements.at(-1)
     assert.ok(statement)
     await client.query('DEALLOCATE ALL')
     await client.query('SET plan_cache_mode = force_generic_plan')

@@ -8,15 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { type CompiledQuery, Kysely, sql } from 'kysely'
+import { type CompiledQuery, type Kysely, sql } from 'kysely'
 import { v7 as uuidv7 } from 'uuid'
 import { configFrom } from '../src/config.ts'
 import { type Database, openDatabase } from '../src/db/database.ts'
 import { migrateToLatest, migrateUpTo } from '../src/db/migrate.ts'
-import { openPostgres } from '../src/db/postgres.ts'
-import type { Schema } from '../src/db/schema.ts'
-import { openSqlite } from '../src/db/sqlite.ts'
-import { parseListQuery } from '../src/tasks/list-query.ts'
+import { parseListQuery, type RawListQuery } from '../src/tasks/list-query.ts'
 import { listTasks } from '../src/tasks/repository.ts'
 import {
   buildTestApp,
@@ -27,6 +24,7 @@ import {
   type TestUser,
   testEngines,
 } from './helpers.ts'
+import { loggedListings } from './list-support.ts'
 
 interface ListBody {
   items: { id: string; tags: string[] }[]
@@ -75,30 +73,16 @@ for (const engine of testEngines()) {
       return res.json() as ListBody
     }
 
-    /** The statement the service runs for a listing, captured through a query log on its own code. */
-    async function pageStatement(query: Parameters<typeof parseListQuery>[0]): Promise<CompiledQuery> {
-      const captured: CompiledQuery[] = []
-      const log = (event: { level: string; query: CompiledQuery }) => {
-        if (event.level === 'query') captured.push(event.query)
-      }
-      const dialect =
-        engine === 'postgres'
-          ? openPostgres({
-              url: t.config.DATABASE_URL as string,
-              poolMax: 1,
-              connectTimeoutMs: 2000,
-              statementTimeoutMs: 5000,
-            }).dialect
-          : openSqlite(t.dataDir).dialect
-      const db = new Kysely<Schema>({ dialect, log })
+    /** The statement the service runs for a page, captured through a query log on its own code. */
+    async function pageStatement(query: RawListQuery): Promise<CompiledQuery> {
+      const listings = loggedListings(t, me.id)
       try {
-        await listTasks(db, engine, parseListQuery(query, me.id), { userId: me.id, seesAllDeleted: false })
+        const statement = (await listings.list(query)).statements.at(-1)
+        assert.ok(statement)
+        return statement
       } finally {
-        await db.destroy()
+        await listings.close()
       }
-      const statement = captured.at(-1)
-      assert.ok(statement)
-      return statement
     }
 
     /** How the engine reads `statement`: SQLite's query plan, PostgreSQL's generic plan. */
