@@ -122,17 +122,22 @@ for (const engine of testEngines()) {
 
     it('stops everything it started when interrupted with Ctrl-C', async () => {
       const run = startBench([...SMALL, '--duration', '60', '--only', 'get'], databaseUrl)
-      // Interrupt once the service is being measured (its pid is printed just before the load).
-      for (let waited = 0; !/service pid \d+/.test(run.output()); waited += 100) {
-        if (waited > 90_000 || run.child.exitCode !== null) assert.fail(`never started:\n${run.output()}`)
-        await new Promise((r) => setTimeout(r, 100))
+      try {
+        // Interrupt once the service is being measured (its pid is printed just before the load).
+        for (let waited = 0; !/service pid \d+/.test(run.output()); waited += 100) {
+          if (waited > 90_000 || run.child.exitCode !== null) assert.fail(`never started:\n${run.output()}`)
+          await new Promise((r) => setTimeout(r, 100))
+        }
+        await new Promise((r) => setTimeout(r, 1500))
+        run.child.kill('SIGINT')
+        const code = await run.exited
+        assert.equal(code, 130, run.output())
+        assert.match(run.output(), /SIGINT: stopping everything it started/)
+        await assertNothingLeft(run.output(), engine)
+      } finally {
+        // A failed assertion must not leave a 60-second run behind.
+        if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL')
       }
-      await new Promise((r) => setTimeout(r, 1500))
-      run.child.kill('SIGINT')
-      const code = await run.exited
-      assert.equal(code, 130, run.output())
-      assert.match(run.output(), /SIGINT: stopping everything it started/)
-      await assertNothingLeft(run.output(), engine)
     })
   })
 }

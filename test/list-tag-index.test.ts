@@ -144,6 +144,19 @@ for (const engine of testEngines()) {
     })
 
     it('follows tags changed by PATCH, and leaves deleted tasks out', async () => {
+      // A PATCH that keeps the tag keeps the task's place: it is ordered by creation, not change.
+      const kept = rare[3] as string
+      const retag = await t.app.inject({
+        method: 'PATCH',
+        url: `/v1/tasks/${kept}`,
+        headers: { ...me.auth, 'content-type': 'application/json' },
+        payload: { tags: ['rare', 'retagged'] },
+      })
+      assert.equal(retag.statusCode, 200, retag.body)
+      assert.deepEqual(
+        (await list('tag=rare')).items.map((i) => i.id),
+        [...rare].reverse(),
+      )
       const [first, second] = rare as [string, string]
       const patch = await t.app.inject({
         method: 'PATCH',
@@ -196,7 +209,9 @@ for (const engine of testEngines()) {
             updated_at: now,
           })
           .execute()
-        const ids = [uuidv7(), uuidv7()]
+        // The newer task gets the smaller id, so creation order and id order disagree.
+        const [smaller, larger] = [uuidv7(), uuidv7()]
+        const ids = [larger, smaller] as string[]
         const created = ['2025-05-01T00:00:00.000Z', '2025-06-01T00:00:00.000Z']
         for (const [i, id] of ids.entries())
           await db
@@ -221,6 +236,26 @@ for (const engine of testEngines()) {
           .execute()
 
         assert.deepEqual(await migrateToLatest(database), ['0006-tag-created'])
+        const tagTimes = await db.selectFrom('task_tags').select(['task_id', 'created_at']).execute()
+        assert.deepEqual(
+          Object.fromEntries(tagTimes.map((r) => [r.task_id, String(r.created_at)])),
+          Object.fromEntries(ids.map((id, i) => [id, created[i]])),
+        )
+        if (engine === 'postgres') {
+          // A writer of the previous version leaves the time out: it is filled in from the task.
+          await db.insertInto('task_tags').values({ task_id: smaller, tag: 'later' }).execute()
+          const filled = await db
+            .selectFrom('task_tags')
+            .select('created_at')
+            .where('tag', '=', 'later')
+            .executeTakeFirstOrThrow()
+          assert.equal(String(filled.created_at), created[1])
+        } else {
+          await assert.rejects(
+            db.insertInto('task_tags').values({ task_id: smaller, tag: 'later' }).execute(),
+            /NOT NULL/,
+          )
+        }
         const page = await listTasks(database.db, engine, parseListQuery({ tag: 'old' }, userId), {
           userId,
           seesAllDeleted: false,

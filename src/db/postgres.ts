@@ -98,8 +98,8 @@ const parseTimestamptz = pg.types.getTypeParser(TIMESTAMPTZ_OID, 'text')
  * src/time.ts), not a Date: every reader turns times into that text (toIso), and pg's
  * Date parsing (a regex, Date.UTC and an object per value) plus toISOString cost ~7% of a
  * PostgreSQL listing's CPU, four times a row. Milliseconds are cut, not rounded, as a Date
- * cuts them. Anything but a UTC text (a session in another time zone, `infinity`) goes
- * through pg's own parser, and readers handle the Date it returns.
+ * cuts them. Sessions are set to UTC (openPostgres); anything else (`infinity`, which the
+ * service never writes) goes through pg's own parser.
  */
 export function timestamptzText(text: string): string | Date {
   const m = UTC_TIMESTAMP.exec(text)
@@ -129,5 +129,10 @@ export function openPostgres(settings: PostgresSettings): { dialect: PostgresDia
   })
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {})
+  // Times come back in UTC whatever the server's default zone (timestamptzText reads them as
+  // text). Queued on the new connection before the first query that uses it.
+  pool.on('connect', (client) => {
+    client.query("SET TIME ZONE 'UTC'").catch(() => {})
+  })
   return { dialect: new PostgresDialect({ pool: taggingPool(pool) }), pool }
 }

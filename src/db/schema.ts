@@ -1,9 +1,10 @@
 // Kysely table types: the shape of every table as the repositories see it.
-// Timestamps are RFC 3339 strings in SQLite; the PostgreSQL engine returns Date
-// objects for timestamptz, so columns that hold times accept both when read.
+// Timestamps are RFC 3339 strings on both engines (PostgreSQL's timestamptz is read
+// as text by src/db/postgres.ts); a Date can still come back from PostgreSQL for
+// values outside that form, so columns that hold times accept both when read.
 import type { ColumnType } from 'kysely'
 
-/** A time column: written as an ISO string, read as a string (SQLite) or Date (PostgreSQL). */
+/** A time column: written as an ISO string, read as one (or, rarely on PostgreSQL, a Date). */
 export type Timestamp = ColumnType<string | Date, string, string>
 export type NullableTimestamp = ColumnType<string | Date | null, string | null, string | null>
 

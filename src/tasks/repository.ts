@@ -225,6 +225,7 @@ function readsByStatusIndex(engine: Engine, plan: ListPlan): boolean {
     filter.deleted === 'exclude' && // the index only holds live tasks
     filter.statuses?.length === 1 &&
     filter.tag === undefined && // read through the tag index instead (readsByTagIndex)
+    filter.ownerId === undefined && // one owner's tasks: their own index is the narrower walk
     plan.sort?.[0]?.field === 'createdAt'
   )
 }
@@ -240,6 +241,7 @@ function readsByTagIndex(plan: ListPlan): boolean {
   return (
     plan.filter.tag !== undefined &&
     plan.filter.q === undefined &&
+    plan.filter.ownerId === undefined && // one owner's tasks: their own index is the narrower walk
     plan.sort?.length === 1 &&
     plan.sort[0]?.field === 'createdAt'
   )

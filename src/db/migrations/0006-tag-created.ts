@@ -9,22 +9,48 @@ import { type Kysely, sql } from 'kysely'
 import type { Engine } from '../database.ts'
 
 export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
-  const statements =
-    engine === 'postgres'
-      ? [
-          sql`ALTER TABLE task_tags ADD COLUMN created_at timestamptz`,
-          sql`UPDATE task_tags SET created_at = tasks.created_at FROM tasks WHERE tasks.id = task_tags.task_id`,
-          sql`ALTER TABLE task_tags ALTER COLUMN created_at SET NOT NULL`,
-          sql`DROP INDEX task_tags_tag`,
-          sql`CREATE INDEX task_tags_tag_created ON task_tags (tag, created_at, task_id)`,
-          sql`ANALYZE task_tags`,
-        ]
-      : [
-          // SQLite adds a NOT NULL column only with a default; every row gets its real value next.
-          sql`ALTER TABLE task_tags ADD COLUMN created_at TEXT NOT NULL DEFAULT ''`,
-          sql`UPDATE task_tags SET created_at = (SELECT created_at FROM tasks WHERE tasks.id = task_tags.task_id)`,
-          sql`DROP INDEX task_tags_tag`,
-          sql`CREATE INDEX task_tags_tag_created ON task_tags (tag, created_at, task_id)`,
-        ]
-  for (const statement of statements) await statement.execute(db)
+  if (engine === 'postgres') {
+    // One transaction (Kysely runs PostgreSQL migrations in one), so all or nothing. The copy and
+    // the index read every tag row: no statement timeout here, whatever the pool's.
+    for (const statement of [
+      sql`SET LOCAL statement_timeout = 0`,
+      sql`ALTER TABLE task_tags ADD COLUMN created_at timestamptz`,
+      sql`UPDATE task_tags SET created_at = tasks.created_at FROM tasks WHERE tasks.id = task_tags.task_id`,
+      sql`ALTER TABLE task_tags ALTER COLUMN created_at SET NOT NULL`,
+      // Instances still running the previous version (a rolling deployment) write tag rows
+      // without the time: it is filled in for them, from the task when it is already there and
+      // otherwise (a create's task and tags in one statement) with the transaction's start,
+      // the same moment to a few milliseconds. This version always writes it.
+      sql.raw(`CREATE FUNCTION task_tags_fill_created_at() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          NEW.created_at := COALESCE((SELECT created_at FROM tasks WHERE id = NEW.task_id), now());
+          RETURN NEW;
+        END $$`),
+      sql`CREATE TRIGGER task_tags_fill_created_at BEFORE INSERT ON task_tags
+        FOR EACH ROW WHEN (NEW.created_at IS NULL) EXECUTE FUNCTION task_tags_fill_created_at()`,
+      sql`DROP INDEX task_tags_tag`,
+      sql`CREATE INDEX task_tags_tag_created ON task_tags (tag, created_at, task_id)`,
+      sql`ANALYZE task_tags`,
+    ])
+      await statement.execute(db)
+    return
+  }
+  // SQLite adds a NOT NULL column only with a default, which would stay; the small table is
+  // rebuilt instead, in one transaction (Kysely runs SQLite migrations outside one).
+  await db.transaction().execute(async (trx) => {
+    for (const statement of [
+      sql`CREATE TABLE task_tags_0006 (
+        task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (task_id, tag)
+      ) WITHOUT ROWID`,
+      sql`INSERT INTO task_tags_0006 (task_id, tag, created_at)
+        SELECT task_tags.task_id, task_tags.tag, tasks.created_at FROM task_tags JOIN tasks ON tasks.id = task_tags.task_id`,
+      sql`DROP TABLE task_tags`,
+      sql`ALTER TABLE task_tags_0006 RENAME TO task_tags`,
+      sql`CREATE INDEX task_tags_tag_created ON task_tags (tag, created_at, task_id)`,
+    ])
+      await statement.execute(trx)
+  })
 }
