@@ -19,7 +19,7 @@ import { openPostgres } from '../src/db/postgres.ts'
 import type { Schema } from '../src/db/schema.ts'
 import { openSqlite } from '../src/db/sqlite.ts'
 import { type ListPlan, parseListQuery } from '../src/tasks/list-query.ts'
-import { listTasks } from '../src/tasks/repository.ts'
+import { listTasks } from '../src/tasks/list-repository.ts'
 
 const { values: args } = parseArgs({
   options: {

@@ -1,5 +1,5 @@
 // PostgreSQL answers a listing page and its page.total in one statement (the count rides in
-// the page's SELECT list, src/tasks/repository.ts compileList): counted by a query log on the
+// the page's SELECT list, src/tasks/list-repository.ts compileList): counted by a query log on the
 // service's own code, with the totals checked against the rows, and the empty page (which has
 // no row to carry the total) counted by itself.
 import assert from 'node:assert/strict'

@@ -1,5 +1,5 @@
 // PostgreSQL reads a page of one status in creation order through the (status, created_at, id)
-// index even when statuses are not spread evenly over time (src/tasks/repository.ts
+// index even when statuses are not spread evenly over time (src/tasks/list-repository.ts
 // readsByStatusIndex). The data is the case that went wrong: thousands of new `todo` tasks, not
 // yet in the statistics, above old ones of every status. The plan is PostgreSQL's generic plan for the service's own statement,
 // as the service runs it (a named prepared statement), with every filter and cursor it carries.

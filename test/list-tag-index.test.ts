@@ -1,5 +1,5 @@
 // A page of one tag in creation order reads the tag's rows from the index on task_tags (tag,
-// created_at, task_id) (migration 0006; src/tasks/repository.ts readsByTagIndex) instead of
+// created_at, task_id) (migration 0006; src/tasks/list-repository.ts readsByTagIndex) instead of
 // walking every task in creation order: the plan of the service's own statement on each engine,
 // pages and cursors that match the plain answer, tags kept right through PATCH and delete, and the
 // upgrade of a database whose tag rows predate the column.
@@ -14,7 +14,7 @@ import { configFrom } from '../src/config.ts'
 import { type Database, openDatabase } from '../src/db/database.ts'
 import { migrateToLatest, migrateUpTo } from '../src/db/migrate.ts'
 import { parseListQuery, type RawListQuery } from '../src/tasks/list-query.ts'
-import { listTasks } from '../src/tasks/repository.ts'
+import { listTasks } from '../src/tasks/list-repository.ts'
 import {
   buildTestApp,
   createTask,

@@ -13,7 +13,8 @@ import { configFrom } from '../src/config.ts'
 import { openDatabase } from '../src/db/database.ts'
 import { migrateUpTo } from '../src/db/migrate.ts'
 import { parseListQuery } from '../src/tasks/list-query.ts'
-import { listTasks, purgeTasksDeletedBefore } from '../src/tasks/repository.ts'
+import { listTasks } from '../src/tasks/list-repository.ts'
+import { purgeTasksDeletedBefore } from '../src/tasks/repository.ts'
 import { makeAdmin } from './auth-support.ts'
 import {
   buildTestApp,

@@ -9,6 +9,7 @@ import { ApiError, forbidden, notFound, preconditionFailed } from '../errors.ts'
 import type { EventRecorder } from '../events/recorder.ts'
 import type { Clock } from '../time.ts'
 import type { ListPlan } from './list-query.ts'
+import { listTasks, type OffThreadRead, type TaskPage } from './list-repository.ts'
 import {
   changedFields,
   normaliseTaskInput,
@@ -22,11 +23,8 @@ import {
   findTaskById,
   findTaskForChange,
   insertTask,
-  listTasks,
-  type OffThreadRead,
   postgresInsertTaskCtes,
   type TaskChange,
-  type TaskPage,
   updateTaskVersioned,
 } from './repository.ts'
 

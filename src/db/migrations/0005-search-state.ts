@@ -8,7 +8,7 @@
 //
 // Contentless with contentless_delete (SQLite ≥ 3.43): the index holds no copy
 // of the text, and a row is removed by rowid without supplying its old values.
-// The third column is weighted 0 in bm25 (see repository.ts), so ranking is by
+// The third column is weighted 0 in bm25 (see tasks/list-repository.ts), so ranking is by
 // title and description as before.
 //
 // PostgreSQL is unchanged: its search is a tsvector column with a GIN index.

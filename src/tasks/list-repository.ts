@@ -1,0 +1,520 @@
+// Task listings: filters, sorts, keyset and offset pages, page.total (counter tables or a
+// COUNT over an index) and full-text search, compiled once per shape. Engine-specific SQL
+// (full-text search, the indexes a page is steered to) stays in this file.
+import { type CompiledQuery, type RawBuilder, sql } from 'kysely'
+import type { Engine, Executor } from '../db/database.ts'
+import type { ListPlan, Position, SortKey, TaskFilter } from './list-query.ts'
+import type { Task } from './model.ts'
+import { rankOf, TASK_COLUMNS, type TaskRow, toTask } from './repository.ts'
+
+/** Who is listing: decides which deleted tasks are visible. */
+export interface ListViewer {
+  userId: string
+  seesAllDeleted: boolean
+}
+
+/** Quotes every word for FTS5 so no input can be read as query syntax; the last word matches as a prefix. */
+export function ftsMatchExpression(q: string): string | undefined {
+  const words = q.match(/[\p{L}\p{N}_]+/gu)
+  if (!words || words.length === 0) return undefined
+  return words.map((w, i) => `"${w.replace(/"/g, '""')}"${i === words.length - 1 ? '*' : ''}`).join(' ')
+}
+
+/**
+ * PostgreSQL: whether a page of one status in creation order is read through the index on
+ * (status, created_at, id), by writing the status as a range and leading the ORDER BY with it.
+ * The planner's other choice, walking the index on creation time and dropping other statuses,
+ * looks as cheap while the statistics say statuses are spread evenly over time; they are not
+ * (new tasks are `todo`, old ones `done`), and after 27,000 creates that autovacuum had not
+ * analyzed yet, the first page of `done` read and dropped all of them: 32 ms instead of 1.3 ms
+ * (EXPLAIN ANALYZE of the generic plan, bench data). `status = $1` would not do: a column equal
+ * to a constant is dropped from the sort order, and the plans stay as they were.
+ */
+function readsByStatusIndex(engine: Engine, plan: ListPlan): boolean {
+  const { filter } = plan
+  return (
+    engine === 'postgres' &&
+    filter.q === undefined &&
+    filter.deleted === 'exclude' && // the index only holds live tasks
+    filter.statuses?.length === 1 &&
+    filter.tag === undefined && // read through the tag index instead (readsByTagIndex)
+    filter.ownerId === undefined && // one owner's tasks: their own index is the narrower walk
+    plan.sort?.[0]?.field === 'createdAt'
+  )
+}
+
+/**
+ * Whether a page of one tag in creation order is read through the index on task_tags (tag,
+ * created_at, task_id) (migration 0006): the tag's tasks come from it newest (or oldest) first and
+ * each is joined to its row, so a page reads about a page of rows. An EXISTS probe per task walked
+ * in creation order instead read every task since the tag was last used: 38 ms for a tag no task
+ * carries at 100k tasks on SQLite, holding the event loop all that time.
+ */
+function readsByTagIndex(plan: ListPlan): boolean {
+  return (
+    plan.filter.tag !== undefined &&
+    plan.filter.q === undefined &&
+    plan.filter.ownerId === undefined && // one owner's tasks: their own index is the narrower walk
+    plan.sort?.length === 1 &&
+    plan.sort[0]?.field === 'createdAt'
+  )
+}
+
+function filterConditions(
+  filter: TaskFilter,
+  viewer: ListViewer,
+  how: { statusAsRange?: boolean; tagJoined?: boolean } = {},
+): RawBuilder<unknown>[] {
+  const c: RawBuilder<unknown>[] = []
+  switch (filter.deleted) {
+    case 'exclude':
+      c.push(sql`tasks.deleted_at IS NULL`)
+      break
+    case 'include':
+      if (!viewer.seesAllDeleted) c.push(sql`(tasks.deleted_at IS NULL OR tasks.owner_id = ${viewer.userId})`)
+      break
+    case 'only':
+      c.push(sql`tasks.deleted_at IS NOT NULL`)
+      if (!viewer.seesAllDeleted) c.push(sql`tasks.owner_id = ${viewer.userId}`)
+      break
+  }
+  if (filter.statuses && how.statusAsRange && filter.statuses.length === 1) {
+    const [status] = filter.statuses
+    c.push(sql`tasks.status >= ${status} AND tasks.status <= ${status}`)
+  } else if (filter.statuses) c.push(sql`tasks.status IN (${sql.join(filter.statuses)})`)
+  if (filter.priorities) c.push(sql`tasks.priority IN (${sql.join(filter.priorities.map(rankOf))})`)
+  if (filter.ownerId) c.push(sql`tasks.owner_id = ${filter.ownerId}`)
+  if (filter.tag && how.tagJoined) c.push(sql`tt.tag = ${filter.tag}`)
+  else if (filter.tag)
+    c.push(sql`EXISTS (SELECT 1 FROM task_tags tt WHERE tt.task_id = tasks.id AND tt.tag = ${filter.tag})`)
+  if (filter.dueBefore) c.push(sql`tasks.due_at < ${filter.dueBefore}`)
+  if (filter.dueAfter) c.push(sql`tasks.due_at > ${filter.dueAfter}`)
+  return c
+}
+
+interface KeyPart {
+  expr: RawBuilder<unknown>
+  alias: string
+  descending: boolean
+  nullable: boolean
+}
+
+/** The sort's key parts; `tagRow` reads creation time and id from the joined tag row (readsByTagIndex). */
+function keyParts(sort: SortKey[], tagRow = false): KeyPart[] {
+  const parts: KeyPart[] = []
+  for (const key of sort) {
+    switch (key.field) {
+      case 'createdAt':
+        parts.push({
+          expr: tagRow ? sql`tt.created_at` : sql`tasks.created_at`,
+          alias: 'k_created',
+          descending: key.descending,
+          nullable: false,
+        })
+        break
+      case 'updatedAt':
+        parts.push({
+          expr: sql`tasks.updated_at`,
+          alias: 'k_updated',
+          descending: key.descending,
+          nullable: false,
+        })
+        break
+      case 'priority':
+        parts.push({
+          expr: sql`tasks.priority`,
+          alias: 'k_priority',
+          descending: key.descending,
+          nullable: false,
+        })
+        break
+      case 'title':
+        parts.push({
+          expr: sql`lower(tasks.title)`,
+          alias: 'k_title',
+          descending: key.descending,
+          nullable: false,
+        })
+        break
+      case 'dueAt':
+        // Tasks without a due date sort last in both directions.
+        parts.push({
+          expr: sql`(CASE WHEN tasks.due_at IS NULL THEN 1 ELSE 0 END)`,
+          alias: 'k_due_null',
+          descending: false,
+          nullable: false,
+        })
+        parts.push({ expr: sql`tasks.due_at`, alias: 'k_due', descending: key.descending, nullable: true })
+        break
+    }
+  }
+  const last = sort[sort.length - 1]
+  parts.push({
+    expr: tagRow ? sql`tt.task_id` : sql`tasks.id`,
+    alias: 'k_id',
+    descending: last?.descending ?? true,
+    nullable: false,
+  })
+  return parts
+}
+
+/**
+ * Rows strictly after `values` in the sort order: (a > v1) OR (a = v1 AND b > v2) OR …,
+ * led by the implied bound a ≥ v1 (a ≤ v1 descending). Neither SQLite nor PostgreSQL derives
+ * an index range from the OR alone: they scan the index from its start and filter, so a
+ * deep page cost grows with its depth; with the bound they seek straight to the cursor.
+ */
+function keysetCondition(parts: KeyPart[], values: unknown[]): RawBuilder<unknown> {
+  const after = keysetOrs(parts, values)
+  const first = parts[0]
+  const v = values[0]
+  if (!first || v === null || v === undefined) return after
+  const bound = first.descending ? sql`${first.expr} <= ${v}` : sql`${first.expr} >= ${v}`
+  return sql`(${bound} AND ${after})`
+}
+
+function keysetOrs(parts: KeyPart[], values: unknown[]): RawBuilder<unknown> {
+  const ors: RawBuilder<unknown>[] = []
+  // The same rows also satisfy a >= v1 (or <=): a plain range on the leading key that both engines
+  // can start an index scan at, so a deep page costs what the first does (the OR form alone is
+  // applied as a filter while scanning from the top).
+  const first = parts[0]
+  const seek =
+    first && values[0] !== null && values[0] !== undefined
+      ? first.descending
+        ? sql`${first.expr} <= ${values[0]}`
+        : sql`${first.expr} >= ${values[0]}`
+      : undefined
+  for (let i = 0; i < parts.length; i++) {
+    const ands: RawBuilder<unknown>[] = []
+    for (let j = 0; j < i; j++) {
+      const p = parts[j] as KeyPart
+      const v = values[j]
+      ands.push(v === null ? sql`${p.expr} IS NULL` : sql`${p.expr} = ${v}`)
+    }
+    const p = parts[i] as KeyPart
+    const v = values[i]
+    if (v === null) continue // nothing sorts strictly after NULL within its NULL group
+    ands.push(p.descending ? sql`${p.expr} < ${v}` : sql`${p.expr} > ${v}`)
+    ors.push(sql`(${sql.join(ands, sql` AND `)})`)
+  }
+  if (ors.length === 0) return sql`1 = 0`
+  const after = sql`(${sql.join(ors, sql` OR `)})`
+  return seek ? sql`(${seek} AND ${after})` : after
+}
+
+function normaliseKeyValue(value: unknown): unknown {
+  return value instanceof Date ? value.toISOString() : value
+}
+
+export interface TaskPage {
+  items: Task[]
+  total: number
+  /** Where the following page starts, when there is one. */
+  next: Position | undefined
+}
+
+/** Prefix tsquery for PostgreSQL: every word must match, the last as a prefix. Words hold only letters, digits and _. */
+export function tsQueryExpression(q: string): string | undefined {
+  const words = q.match(/[\p{L}\p{N}_]+/gu)
+  if (!words || words.length === 0) return undefined
+  return words.map((w, i) => `${w.toLowerCase()}${i === words.length - 1 ? ':*' : ''}`).join(' & ')
+}
+
+/** bm25 over title and description; the state column (migration 0005) carries no weight. */
+const SQLITE_RANK = sql`bm25(tasks_fts, 1.0, 1.0, 0.0)`
+
+/**
+ * The FTS5 query for `q` under the deleted filter: the user's words are matched in title and
+ * description only (so "live" or "deleted" never match the state column), and the state column
+ * keeps deleted tasks out (or in) inside the index.
+ */
+function sqliteMatch(q: string, deleted: TaskFilter['deleted']): string | undefined {
+  const words = ftsMatchExpression(q)
+  if (words === undefined) return undefined
+  const text = `{title description} : (${words})`
+  if (deleted === 'exclude') return `${text} NOT state : deleted`
+  if (deleted === 'only') return `${text} AND state : deleted`
+  return text
+}
+
+/**
+ * True when the index alone decides which tasks match: `q` and the deleted filter, and the
+ * viewer may see every task the state column lets through (deleted tasks of others are
+ * visible to admins only). Any other filter needs the task rows.
+ */
+function indexAnswers(filter: TaskFilter, viewer: ListViewer): boolean {
+  for (const [name, value] of Object.entries(filter))
+    if (value !== undefined && name !== 'q' && name !== 'deleted') return false
+  return filter.deleted === 'exclude' || viewer.seesAllDeleted
+}
+
+/** The engine's full-text pieces: what to select from, the match condition and the best-first order. */
+function searchSql(
+  engine: Engine,
+  filter: TaskFilter,
+):
+  | {
+      from: RawBuilder<unknown>
+      condition?: RawBuilder<unknown>
+      rankOrder: RawBuilder<unknown>
+      tieBreak: RawBuilder<unknown>
+    }
+  | undefined {
+  const q = filter.q ?? ''
+  if (engine === 'sqlite') {
+    const match = sqliteMatch(q, filter.deleted)
+    if (match === undefined) return undefined
+    return {
+      from: sql`tasks JOIN (SELECT rowid AS fts_rowid, ${SQLITE_RANK} AS fts_rank FROM tasks_fts WHERE tasks_fts MATCH ${match}) fts ON fts.fts_rowid = tasks.rowid`,
+      rankOrder: sql`fts.fts_rank ASC`,
+      tieBreak: sql`tasks.rowid`,
+    }
+  }
+  const query = tsQueryExpression(q)
+  if (query === undefined) return undefined
+  // The tsquery is a FROM item so it is parsed once per query: written inline, the prepared
+  // (generic) plan re-parsed it for every matching row in ts_rank and the recheck (39 → 19 ms to
+  // rank 15k matches at 100k tasks, 18 → 12 ms to count them).
+  return {
+    from: sql`tasks CROSS JOIN to_tsquery('simple', ${query}) AS search_query`,
+    condition: sql`tasks.search @@ search_query`,
+    rankOrder: sql`ts_rank(tasks.search, search_query) DESC`,
+    tieBreak: sql`tasks.id`,
+  }
+}
+
+/** A listing compiled to SQL: what runList executes, and how it reads the next position. */
+type CompiledList =
+  | { kind: 'empty' }
+  | {
+      kind: 'page'
+      /** page.total: a count query, or a number known without one. */
+      count: CompiledQuery | number
+      page: CompiledQuery
+      limit: number
+      /** Offset pages (relevance order): where this page starts. */
+      start: number
+      /** Keyset pages: the aliases of the sort values the next cursor carries (the id is last). */
+      keys: string[] | undefined
+      /** A full-text search: costs milliseconds, so it runs off the main thread where the engine can. */
+      search: boolean
+      /**
+       * PostgreSQL: `page` also selects the count as a `total` column (see compileList), so a
+       * non-empty page is one statement; `count` runs by itself only for an empty page.
+       */
+      totalInPage: boolean
+    }
+
+/**
+ * Compiled listings by everything that shapes their SQL and parameters (engine, plan, viewer),
+ * so a listing asked again (the first page of a busy view, the same cursor) skips building and
+ * compiling its two queries: ~40 µs of the ~120 µs a first page cost in the repository, the
+ * rest being SQLite's. Compiling is a pure function of the key; the cache is bounded.
+ */
+const compiledLists = new Map<string, CompiledList>()
+const COMPILED_LISTS_MAX = 1000
+
+/** Database.readOffThread: where a search's count and page run when the engine offers it. */
+export type OffThreadRead = (queries: readonly CompiledQuery[]) => Promise<unknown[][]>
+
+export async function listTasks(
+  db: Executor,
+  engine: Engine,
+  plan: ListPlan,
+  viewer: ListViewer,
+  readOffThread?: OffThreadRead,
+): Promise<TaskPage> {
+  const key = JSON.stringify([engine, viewer.userId, viewer.seesAllDeleted, plan])
+  let compiled = compiledLists.get(key)
+  if (compiled === undefined) {
+    compiled = compileList(db, engine, plan, viewer)
+    if (compiledLists.size >= COMPILED_LISTS_MAX) {
+      const oldest = compiledLists.keys().next().value
+      if (oldest !== undefined) compiledLists.delete(oldest)
+    }
+    compiledLists.set(key, compiled)
+  }
+  return runList(db, compiled, readOffThread)
+}
+
+type CountRow = { total: number | string | null }
+type PageRow = TaskRow & Record<string, unknown>
+
+async function runList(db: Executor, c: CompiledList, readOffThread?: OffThreadRead): Promise<TaskPage> {
+  if (c.kind === 'empty') return { items: [], total: 0, next: undefined }
+  let total: number
+  let rows: PageRow[]
+  if (c.search && readOffThread) {
+    if (typeof c.count === 'number') {
+      total = c.count
+      rows = (await readOffThread([c.page]))[0] as PageRow[]
+    } else {
+      const [countRows, pageRows] = await readOffThread([c.count, c.page])
+      total = Number((countRows?.[0] as CountRow | undefined)?.total ?? 0)
+      rows = pageRows as PageRow[]
+    }
+  } else if (c.totalInPage && typeof c.count !== 'number') {
+    rows = (await db.executeQuery<PageRow & CountRow>(c.page)).rows
+    const first = rows[0] as CountRow | undefined
+    // An empty page has no row to carry the total (past the end, or nothing matches): count alone.
+    total = Number((first ?? (await db.executeQuery<CountRow>(c.count)).rows[0])?.total ?? 0)
+  } else {
+    total =
+      typeof c.count === 'number'
+        ? c.count
+        : Number((await db.executeQuery<CountRow>(c.count)).rows[0]?.total ?? 0)
+    rows = (await db.executeQuery<PageRow>(c.page)).rows
+  }
+  const pageRows = rows.length > c.limit ? rows.slice(0, c.limit) : rows
+  const last = pageRows[pageRows.length - 1]
+  let next: Position | undefined
+  if (rows.length > c.limit && last)
+    next = c.keys
+      ? { after: c.keys.map((alias) => normaliseKeyValue(last[alias])), id: last.id }
+      : { offset: c.start + c.limit }
+  return { items: pageRows.map(toTask), total, next }
+}
+
+function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListViewer): CompiledList {
+  const columns = sql.join(TASK_COLUMNS.map((c) => sql.ref(c)))
+  const fetch = plan.limit + 1
+  const offsetStart = plan.position && 'offset' in plan.position ? plan.position.offset : plan.offset
+  const byStatusIndex = readsByStatusIndex(engine, plan)
+  const byTagIndex = readsByTagIndex(plan)
+  const conditions = filterConditions(plan.filter, viewer, {
+    statusAsRange: byStatusIndex,
+    tagJoined: byTagIndex,
+  })
+  // The tag rows lead (SQLite's CROSS JOIN keeps them the outer loop), each joined to its task.
+  let from: RawBuilder<unknown> = !byTagIndex
+    ? sql`tasks`
+    : engine === 'sqlite'
+      ? sql`task_tags tt CROSS JOIN tasks ON tasks.id = tt.task_id`
+      : sql`task_tags tt JOIN tasks ON tasks.id = tt.task_id`
+  let rankOrder: RawBuilder<unknown> | undefined
+  let tieBreak: RawBuilder<unknown> = sql`tasks.id`
+  if (plan.filter.q !== undefined) {
+    const search = searchSql(engine, plan.filter)
+    if (search === undefined) return { kind: 'empty' }
+    if (engine === 'sqlite' && plan.sort === null && indexAnswers(plan.filter, viewer)) {
+      // Answered by the search index alone (see indexAnswers): counted and ranked inside the
+      // index, and only the page's rows read from `tasks`. Ties in rank keep insertion order.
+      const match = sqliteMatch(plan.filter.q, plan.filter.deleted) as string
+      return {
+        kind: 'page',
+        count: sql`SELECT count(*) AS total FROM tasks_fts WHERE tasks_fts MATCH ${match}`.compile(db),
+        page: sql`SELECT ${columns} FROM (
+            SELECT rowid AS fts_rowid, ${SQLITE_RANK} AS fts_rank FROM tasks_fts WHERE tasks_fts MATCH ${match}
+            ORDER BY fts_rank, fts_rowid LIMIT ${fetch} OFFSET ${offsetStart}
+          ) fts CROSS JOIN tasks ON tasks.rowid = fts.fts_rowid ORDER BY fts.fts_rank, fts.fts_rowid`.compile(
+          db,
+        ),
+        limit: plan.limit,
+        start: offsetStart,
+        keys: undefined,
+        search: true,
+        totalInPage: false,
+      }
+    }
+    from = search.from
+    rankOrder = search.rankOrder
+    tieBreak = search.tieBreak
+    if (search.condition) conditions.push(search.condition)
+  }
+  const where = conditions.length > 0 ? sql`WHERE ${sql.join(conditions, sql` AND `)}` : sql``
+  const count = counterQuery(plan.filter, viewer) ?? sql`SELECT COUNT(*) AS total FROM ${from} ${where}`
+  const compiledCount = typeof count === 'number' ? count : count.compile(db)
+  const totalInPage = engine === 'postgres' && typeof count !== 'number'
+  // PostgreSQL: the count rides in the page's SELECT list as a scalar subquery. It does not
+  // depend on the row, so PostgreSQL evaluates it once per statement (an InitPlan), from the
+  // same snapshot as the page, and a listing is one round trip instead of two (each statement
+  // costs this process ~120 µs of CPU and the server a parse/bind/execute of its own).
+  const selected = totalInPage ? sql`(${count}) AS total, ${columns}` : columns
+
+  if (plan.sort === null) {
+    // Relevance order: FTS rank is not a stable key, so these pages advance by offset.
+    return {
+      kind: 'page',
+      count: compiledCount,
+      page: sql`SELECT ${selected} FROM ${from} ${where} ORDER BY ${rankOrder ?? sql`tasks.created_at DESC`}, ${tieBreak} LIMIT ${fetch} OFFSET ${offsetStart}`.compile(
+        db,
+      ),
+      limit: plan.limit,
+      start: offsetStart,
+      keys: undefined,
+      search: plan.filter.q !== undefined,
+      totalInPage,
+    }
+  }
+
+  const parts = keyParts(plan.sort, byTagIndex)
+  const pageConditions = [...conditions]
+  let offset = plan.offset
+  if (plan.position && 'after' in plan.position) {
+    pageConditions.push(keysetCondition(parts, [...plan.position.after, plan.position.id]))
+    offset = 0
+  } else if (plan.position && 'offset' in plan.position) {
+    offset = plan.position.offset
+  }
+  const pageWhere = pageConditions.length > 0 ? sql`WHERE ${sql.join(pageConditions, sql` AND `)}` : sql``
+  const orderParts = byStatusIndex
+    ? [{ expr: sql`tasks.status`, descending: parts[0]?.descending ?? true }, ...parts]
+    : parts
+  const order = sql.join(orderParts.map((p) => (p.descending ? sql`${p.expr} DESC` : sql`${p.expr} ASC`)))
+  const keys = sql.join(parts.map((p) => sql`${p.expr} AS ${sql.ref(p.alias)}`))
+  return {
+    kind: 'page',
+    count: compiledCount,
+    page: sql`SELECT ${selected}, ${keys} FROM ${from} ${pageWhere} ORDER BY ${order} LIMIT ${fetch} OFFSET ${offset}`.compile(
+      db,
+    ),
+    limit: plan.limit,
+    start: offset,
+    keys: parts.slice(0, -1).map((p) => p.alias),
+    search: plan.filter.q !== undefined,
+    totalInPage,
+  }
+}
+
+const COUNTED_FILTERS = new Set(['deleted', 'statuses', 'priorities', 'ownerId', 'tag'])
+
+/**
+ * page.total from the counter tables (migration 0003) when the filter uses only what they are
+ * keyed by (owner, deleted, status, priority, tag): a sum over at most a few hundred rows,
+ * whatever the size of the table. Undefined for due-date ranges and `q`, which the caller
+ * counts with COUNT(*) over their index, costing in proportion to the matches; a number when
+ * the answer is known without a query.
+ */
+function counterQuery(
+  filter: TaskFilter,
+  viewer: ListViewer,
+): RawBuilder<{ total: unknown }> | number | undefined {
+  // Only filters the counters are keyed by; any other (due dates, q, or one added later) is counted by COUNT(*).
+  for (const [name, value] of Object.entries(filter))
+    if (value !== undefined && !COUNTED_FILTERS.has(name)) return undefined
+  const scope = filter.ownerId ?? '*'
+  // Deleted tasks of others are invisible to non-admins: their deleted part is the viewer's own.
+  const ownDeleted =
+    filter.ownerId === undefined || filter.ownerId === viewer.userId ? viewer.userId : undefined
+  const parts: { scope: string; deleted: 0 | 1 }[] = []
+  if (filter.deleted !== 'only') parts.push({ scope, deleted: 0 })
+  if (filter.deleted !== 'exclude') {
+    if (viewer.seesAllDeleted) parts.push({ scope, deleted: 1 })
+    else if (ownDeleted !== undefined) parts.push({ scope: ownDeleted, deleted: 1 })
+  }
+  if (parts.length === 0) return 0
+  const conditions: RawBuilder<unknown>[] = [
+    sql`(${sql.join(
+      parts.map((p) => sql`(scope = ${p.scope} AND deleted = ${p.deleted})`),
+      sql` OR `,
+    )})`,
+  ]
+  if (filter.statuses) conditions.push(sql`status IN (${sql.join(filter.statuses)})`)
+  if (filter.priorities) conditions.push(sql`priority IN (${sql.join(filter.priorities.map(rankOf))})`)
+  if (filter.tag !== undefined) conditions.unshift(sql`tag = ${filter.tag}`)
+  const table = filter.tag !== undefined ? sql`task_tag_counts` : sql`task_counts`
+  return sql<{
+    total: unknown
+  }>`SELECT SUM(n) AS total FROM ${table} WHERE ${sql.join(conditions, sql` AND `)}`
+}
