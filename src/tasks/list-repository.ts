@@ -364,7 +364,9 @@ async function runList(db: Executor, c: CompiledList, readOffThread?: OffThreadR
       typeof c.count === 'number'
         ? c.count
         : Number((await db.executeQuery<CountRow>(c.count)).rows[0]?.total ?? 0)
-    rows = (await db.executeQuery<PageRow>(c.page)).rows
+    // Nothing matches: there is no page to read. Over a filter no index leads with in the page's
+    // order (a priority, a due range), the page query would walk every task to find none.
+    rows = total === 0 ? [] : (await db.executeQuery<PageRow>(c.page)).rows
   }
   const pageRows = rows.length > c.limit ? rows.slice(0, c.limit) : rows
   const last = pageRows[pageRows.length - 1]
