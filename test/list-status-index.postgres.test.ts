@@ -6,16 +6,14 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
-import pg from 'pg'
 import { encodeCursor, parseListQuery, type RawListQuery } from '../src/tasks/list-query.ts'
 import { buildTestApp, registerAndLogin, type TestApp, type TestUser } from './helpers.ts'
-import { type LoggedListings, loggedListings } from './list-support.ts'
+import { type LoggedListings, loggedListings, planOf } from './list-support.ts'
 
 describe('status listings read the status index (postgres)', () => {
   let t: TestApp
   let user: TestUser
   let listings: LoggedListings
-  let client: pg.Client
   /** The four newest done tasks, newest first, read with a plain query. */
   const doneNewestFirst: string[] = []
 
@@ -43,11 +41,8 @@ describe('status listings read the status index (postgres)', () => {
       AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 4`.execute(db)
     doneNewestFirst.push(...newestDone.rows.map((r) => r.id))
     listings = loggedListings(t, user.id)
-    client = new pg.Client({ connectionString: t.config.DATABASE_URL as string })
-    await client.connect()
   })
   after(async () => {
-    await client?.end()
     await listings?.close()
     await t.close()
   })
@@ -57,14 +52,7 @@ describe('status listings read the status index (postgres)', () => {
     const { page, statements } = await listings.list(query)
     const statement = statements.at(-1)
     assert.ok(statement)
-    await client.query('DEALLOCATE ALL')
-    await client.query('SET plan_cache_mode = force_generic_plan')
-    await client.query(`PREPARE page_statement AS ${statement.sql}`)
-    const literals = statement.parameters.map((p) => (p === null ? 'NULL' : client.escapeLiteral(String(p))))
-    const { rows } = await client.query(
-      `EXPLAIN (FORMAT JSON) EXECUTE page_statement(${literals.join(', ')})`,
-    )
-    const plan = JSON.stringify(rows[0]['QUERY PLAN'])
+    const plan = await planOf(t, statement)
     const indexes = [...plan.matchAll(/"Index Name":"([^"]+)"/g)].map((m) => m[1])
     return { page, indexes }
   }

@@ -1,6 +1,6 @@
 // Listings through the service's own code (TaskService.list) on a connection of their own with a
 // query log, for suites that check the statements a listing runs and how the engine plans them.
-import { type CompiledQuery, Kysely } from 'kysely'
+import { type CompiledQuery, Kysely, sql } from 'kysely'
 import type { Principal } from '../src/auth/scopes.ts'
 import { openPostgres } from '../src/db/postgres.ts'
 import type { Schema } from '../src/db/schema.ts'
@@ -56,4 +56,33 @@ export function loggedListings(t: TestApp, userId: string): LoggedListings {
     },
     close: () => db.destroy(),
   }
+}
+
+/**
+ * How the engine reads `statement`: SQLite's query plan, or PostgreSQL's generic plan (the plan
+ * the service's named prepared statements settle on) as JSON, on the test app's own database.
+ */
+export async function planOf(t: TestApp, statement: CompiledQuery): Promise<string> {
+  const db = t.app.database.db
+  if (t.engine === 'sqlite') {
+    const explained = await db.executeQuery<{ detail: string }>({
+      ...statement,
+      sql: `EXPLAIN QUERY PLAN ${statement.sql}`,
+    })
+    return explained.rows.map((r) => r.detail).join('\n')
+  }
+  return db.connection().execute(async (conn) => {
+    await sql`SET plan_cache_mode = force_generic_plan`.execute(conn)
+    await sql.raw(`PREPARE planned_statement AS ${statement.sql}`).execute(conn)
+    try {
+      const values = statement.parameters.map((p) => sql.lit(p === null ? null : String(p)))
+      const { rows } = await sql<{
+        'QUERY PLAN': unknown
+      }>`EXPLAIN (FORMAT JSON) EXECUTE planned_statement(${sql.join(values)})`.execute(conn)
+      return JSON.stringify(rows[0]?.['QUERY PLAN'])
+    } finally {
+      await sql`DEALLOCATE planned_statement`.execute(conn)
+      await sql`RESET plan_cache_mode`.execute(conn)
+    }
+  })
 }

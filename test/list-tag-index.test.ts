@@ -24,7 +24,7 @@ import {
   type TestUser,
   testEngines,
 } from './helpers.ts'
-import { loggedListings } from './list-support.ts'
+import { loggedListings, planOf } from './list-support.ts'
 
 interface ListBody {
   items: { id: string; tags: string[] }[]
@@ -85,32 +85,8 @@ for (const engine of testEngines()) {
       }
     }
 
-    /** How the engine reads `statement`: SQLite's query plan, PostgreSQL's generic plan. */
-    async function planOf(statement: CompiledQuery): Promise<string> {
-      const db = t.app.database.db
-      if (engine === 'sqlite') {
-        const explained = await db.executeQuery<{ detail: string }>({
-          ...statement,
-          sql: `EXPLAIN QUERY PLAN ${statement.sql}`,
-        })
-        return explained.rows.map((r) => r.detail).join('\n')
-      }
-      return db.connection().execute(async (conn) => {
-        await sql`SET plan_cache_mode = force_generic_plan`.execute(conn)
-        await sql`DEALLOCATE ALL`.execute(conn)
-        await sql.raw(`PREPARE tag_page AS ${statement.sql}`).execute(conn)
-        const values = statement.parameters.map((p) => sql.lit(p === null ? null : String(p)))
-        const { rows } = await sql<{
-          'QUERY PLAN': unknown
-        }>`EXPLAIN (FORMAT JSON) EXECUTE tag_page(${sql.join(values)})`.execute(conn)
-        await sql`DEALLOCATE tag_page`.execute(conn)
-        await sql`RESET plan_cache_mode`.execute(conn)
-        return JSON.stringify(rows[0]?.['QUERY PLAN'])
-      })
-    }
-
     it('reads the tag index in its order, not every task nor every tagged one', async () => {
-      const plan = await planOf(await pageStatement({ tag: engine === 'postgres' ? 'old' : 'rare' }))
+      const plan = await planOf(t, await pageStatement({ tag: engine === 'postgres' ? 'old' : 'rare' }))
       assert.match(plan, /task_tags_tag_created/)
       // In the index's order: no walk of the tasks, and no sort of every task the tag has.
       if (engine === 'sqlite') assert.doesNotMatch(plan, /SCAN tasks|TEMP B-TREE/)
