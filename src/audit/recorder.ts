@@ -35,10 +35,13 @@ export interface AuditEntry {
 
 /** What TaskService needs: record changes a caller makes to someone else's task. */
 export interface AuditRecorder {
+  /** Whether recordTaskChange writes a row for `principal` changing `task` (callers that make no row skip the transaction). */
+  recordsTaskChange(principal: Principal, task: Pick<Task, 'ownerId'>): boolean
   recordTaskChange(trx: Executor, principal: Principal, type: TaskEventType, task: Task): Promise<void>
 }
 
 export const noAuditRecorder: AuditRecorder = {
+  recordsTaskChange: () => false,
   async recordTaskChange() {},
 }
 
@@ -67,13 +70,17 @@ export class AuditLog implements AuditRecorder {
   }
 
   /** Only changes to another user's task are audited (an admin acting on it); owners' own edits are events, not audit. */
+  recordsTaskChange(principal: Principal, task: Pick<Task, 'ownerId'>): boolean {
+    return principal.userId !== task.ownerId
+  }
+
   async recordTaskChange(
     trx: Executor,
     principal: Principal,
     type: TaskEventType,
     task: Task,
   ): Promise<void> {
-    if (principal.userId === task.ownerId) return
+    if (!this.recordsTaskChange(principal, task)) return
     await this.record(trx, {
       action: type,
       actorId: principal.userId,
