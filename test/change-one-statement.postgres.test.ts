@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { type CompiledQuery, Kysely, type KyselyPlugin, sql } from 'kysely'
+import { AuditLog } from '../src/audit/recorder.ts'
 import type { Principal } from '../src/auth/scopes.ts'
 import { openPostgres } from '../src/db/postgres.ts'
 import type { Schema } from '../src/db/schema.ts'
@@ -93,10 +94,13 @@ describe('one-statement changes (postgres)', () => {
       await sql<{ id: string; type: string; payload: string }>`
         SELECT id::text, type, payload FROM events WHERE task_id = ${taskId} ORDER BY id`.execute(other())
     ).rows
+  /** Tag rows with their physical address and writing transaction: a row rewritten gets new ones. */
   const tagsOf = async (taskId: string) =>
     (
-      await sql<{ tag: string; created_at: string }>`
-        SELECT tag, created_at FROM task_tags WHERE task_id = ${taskId} ORDER BY tag`.execute(other())
+      await sql<{ tag: string; ctid: string; xmin: string }>`
+        SELECT tag, ctid::text, xmin::text FROM task_tags WHERE task_id = ${taskId} ORDER BY tag`.execute(
+        other(),
+      )
     ).rows
   const stored = async (taskId: string) => {
     const res = await t.app.inject({
@@ -136,10 +140,11 @@ describe('one-statement changes (postgres)', () => {
       tags.map((r) => r.tag),
       ['keep', 'new'],
     )
+    assert.ok(keptRow)
     assert.deepEqual(
       tags.find((r) => r.tag === 'keep'),
       keptRow,
-      'a tag kept keeps its row',
+      'a tag kept keeps its row (same ctid and xmin: not deleted and written again)',
     )
     const events = await eventsOf(created.id)
     assert.deepEqual(
@@ -244,5 +249,91 @@ describe('one-statement changes (postgres)', () => {
       (await eventsOf(created.id)).map((e) => e.type),
       ['task.created'],
     )
+  })
+
+  it('clears tags and dueAt in one statement, and the answer is what a GET reads back', async () => {
+    const created = await createTask(t.app, user, {
+      title: 'Clear me',
+      dueAt: '2026-12-24T18:00:00Z',
+      tags: ['x', 'y'],
+    })
+    const updated = await service.update(principal, created.id, { tags: [], dueAt: null }, {})
+    assert.equal(statements.length, 2)
+    assert.deepEqual(updated.tags, [])
+    assert.equal(updated.dueAt, null)
+    assert.deepEqual(updated, await stored(created.id))
+    assert.deepEqual(await tagsOf(created.id), [])
+  })
+
+  it('puts the task as answered in the events of a delete and a restore', async () => {
+    const created = await createTask(t.app, user, { title: 'Payloads' })
+    await service.softDelete(principal, created.id, {})
+    const restored = await service.restore(principal, created.id, {})
+    const [, deleted, back] = (await eventsOf(created.id)).map((e) => JSON.parse(e.payload).data.task as Task)
+    assert.equal(deleted?.version, 2)
+    assert.ok(deleted?.deletedAt, 'the deleted task carries its deletion time')
+    assert.equal(deleted?.deletedAt, deleted?.updatedAt)
+    assert.deepEqual(back, restored)
+  })
+
+  it('with If-Match: *, a change that lost the race is decided again on the task as it is now', async () => {
+    const created = await createTask(t.app, user, { title: 'Star', description: 'x' })
+    afterRead = changedElsewhere(created.id)
+    const updated = await service.update(principal, created.id, { description: 'Mine' }, { ifMatch: '*' })
+    assert.equal(updated.title, 'Changed elsewhere')
+    assert.equal(updated.description, 'Mine')
+    assert.equal(updated.version, 3)
+    assert.deepEqual(updated, await stored(created.id))
+  })
+
+  it('with If-Match, a task deleted after the read is 404, as for any deleted task', async () => {
+    const created = await createTask(t.app, user, { title: 'Deleted under me' })
+    afterRead = async () => {
+      await sql`UPDATE tasks SET deleted_at = now(), version = version + 1 WHERE id = ${created.id}`.execute(
+        other(),
+      )
+    }
+    await assert.rejects(
+      service.update(principal, created.id, { title: 'Too late' }, { ifMatch: '"v1"' }),
+      (e) => e instanceof ApiError && e.code === 'NOT_FOUND',
+    )
+  })
+
+  it("writes the audit row of an admin's change to someone else's task with the change", async () => {
+    const admin = await registerAndLogin(t.app)
+    const adminPrincipal: Principal = {
+      userId: admin.id,
+      role: 'admin',
+      scopes: new Set(['tasks:write']),
+      via: 'session',
+    }
+    const audited = new TaskService({
+      database: {
+        db,
+        engine: 'postgres',
+        ping: async () => {},
+        poolStats: () => undefined,
+        close: async () => {},
+      },
+      clock: systemClock,
+      events: new OutboxRecorder({
+        engine: 'postgres',
+        clock: () => new Date(),
+        signal: { wake() {} } as never,
+      }),
+      requireIfMatch: false,
+      audit: new AuditLog(() => new Date()),
+    })
+    const created = await createTask(t.app, user, { title: 'Not yours' })
+    const updated = await audited.update(adminPrincipal, created.id, { status: 'done' }, { ifMatch: '"v1"' })
+    assert.equal(updated.version, 2)
+    const audit = await sql<{ action: string; actor_id: string }>`
+      SELECT action, actor_id::text FROM audit_events WHERE target_id = ${created.id}`.execute(other())
+    assert.deepEqual(audit.rows, [{ action: 'task.updated', actor_id: admin.id }])
+    assert.deepEqual(
+      (await eventsOf(created.id)).map((e) => e.type),
+      ['task.created', 'task.updated'],
+    )
+    assert.deepEqual(updated, await stored(created.id))
   })
 })

@@ -103,6 +103,7 @@ for (const engine of testEngines()) {
       ['blank title', { title: '   ' }, ['title']],
       ['title over 200', { title: 'x'.repeat(201) }, ['title']],
       ['control characters', { title: 'a\u0000b' }, ['title']],
+      ['an unpaired surrogate (JSON "\\ud800")', { title: 'x', description: 'a\ud800b' }, ['description']],
       ['title not a string', { title: 5 }, ['title']],
       ['description over 10,000', { title: 'x', description: 'd'.repeat(10_001) }, ['description']],
       ['bad status and priority', { title: 'x', status: 'open', priority: 'top' }, ['priority', 'status']],

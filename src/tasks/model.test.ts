@@ -66,6 +66,14 @@ describe('normaliseTaskInput', () => {
     )
   })
 
+  it('refuses unpaired surrogates in a title or description, which no engine could store as sent', () => {
+    assert.deepEqual(
+      detailsOf(() => normaliseTaskInput({ title: 'a\ud800b', description: 'x\udfffy' })).map((d) => d.field),
+      ['title', 'description'],
+    )
+    assert.equal(normaliseTaskInput({ title: 'pair 😀', description: '\ud83d\ude00' }).description, '😀')
+  })
+
   it('counts the title length in characters, not UTF-16 units, and allows exactly 200', () => {
     assert.equal(normaliseTaskInput({ title: '😀'.repeat(200) }).title, '😀'.repeat(200))
     assert.equal(normaliseTaskInput({ title: ` ${'x'.repeat(200)} ` }).title, 'x'.repeat(200))

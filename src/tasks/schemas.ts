@@ -19,9 +19,12 @@ const Title = Type.Unsafe<string>({
     { pattern: '\\S', 'x-error': 'must not be empty' },
     { pattern: '^[^\\u0000-\\u001F\\u007F]*$', 'x-error': 'must not contain control characters' },
   ],
-  description: 'Trimmed; 1–200 characters; no control characters',
+  description: 'Trimmed; 1–200 characters; no control characters or unpaired UTF-16 surrogates',
 })
-const Description = Type.String({ maxLength: 10_000, description: 'At most 10,000 characters' })
+const Description = Type.String({
+  maxLength: 10_000,
+  description: 'At most 10,000 characters; no NUL or unpaired UTF-16 surrogates',
+})
 const DueAt = Nullable(Type.String({ format: 'date-time', description: 'RFC 3339; normalised to UTC' }))
 const Tags = Type.Array(
   Type.String({

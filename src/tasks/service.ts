@@ -179,9 +179,12 @@ export class TaskService {
 
   /**
    * Reads the task, lets `decide` check it and say what changes, and makes the change with its
-   * event (and audit row) atomically, only if no one else changed the task in between. A change
-   * that lost that race is tried again (twice) with the task locked, so concurrent writers
-   * queue; with If-Match, losing it is a failed precondition.
+   * event (and audit row) atomically, only if no one else changed the task in between.
+   * PostgreSQL's first attempt reads without a lock (#changeInOneStatement); if another writer
+   * got in between, `decide` runs again on the task as it is now, locked, exactly as it would
+   * have had the request waited for that writer: a deleted task is 404, a stale If-Match 412,
+   * `If-Match: *` still matches. A locked attempt that still loses (SQLite, or a task changed
+   * outside the service) is 412 with If-Match, and is tried again without (three times in all).
    */
   async #change(
     id: string,
@@ -191,11 +194,14 @@ export class TaskService {
   ): Promise<Task> {
     if (!UUID.test(id)) throw notFound('Task')
     const key = id.toLowerCase()
-    for (let attempt = 0; ; attempt++) {
+    const recordWith =
+      this.#database.engine === 'postgres' ? this.#events.recordTaskEventWith?.bind(this.#events) : undefined
+    let lockFree = recordWith !== undefined
+    for (let lockedAttempts = 0; ; ) {
       try {
         const changed =
-          attempt === 0 && this.#database.engine === 'postgres' && this.#events.recordTaskEventWith
-            ? await this.#changeInOneStatement(key, principal, decide)
+          lockFree && recordWith
+            ? await this.#changeInOneStatement(key, principal, decide, recordWith)
             : await runInTransaction(this.#database, async (trx) => {
                 const task = await findTaskForChange(trx, this.#database.engine, key)
                 if (!task) throw notFound('Task')
@@ -207,32 +213,38 @@ export class TaskService {
         return changed
       } catch (error) {
         if (!(error instanceof ConcurrentChange)) throw error
+        if (lockFree) {
+          lockFree = false
+          continue
+        }
         // Someone changed the task between our read and write: with If-Match that is a failed precondition.
         if (pre.ifMatch !== undefined) throw preconditionFailed()
-        if (attempt >= 2) throw new ApiError('CONFLICT', 'The task is being changed concurrently; retry')
+        if (++lockedAttempts >= 3)
+          throw new ApiError('CONFLICT', 'The task is being changed concurrently; retry')
       }
     }
   }
 
   /**
    * PostgreSQL, first attempt: read without a lock, then one statement (the versioned UPDATE,
-   * its tag rows, its event, its deliveries and the notification), atomic by itself: two round
-   * trips instead of five (BEGIN, SELECT … FOR UPDATE, UPDATE, event, COMMIT). A change that
-   * writes an audit row (an admin's, to someone else's task) takes a transaction for it; the
-   * versioned UPDATE still refuses a task that changed since it was read.
+   * the tag rows that change, the event, its deliveries and the notification), atomic by
+   * itself: two round trips where the locked path takes five or more (BEGIN, SELECT … FOR
+   * UPDATE, UPDATE, tag rows, event, COMMIT). A change that writes an audit row (an admin's, to
+   * someone else's task) runs in a transaction for it; there too the versioned UPDATE refuses a
+   * task that changed since it was read.
    */
   async #changeInOneStatement(
     id: string,
     principal: Principal,
     decide: (task: Task) => Decision,
+    recordWith: NonNullable<EventRecorder['recordTaskEventWith']>,
   ): Promise<Task> {
-    const recordWith = this.#events.recordTaskEventWith?.bind(this.#events)
     const task = await findTaskById(this.#database.db, id)
     if (!task) throw notFound('Task')
     const decision = decide(task)
     if ('unchanged' in decision) return decision.unchanged
     const { change, event } = decision
-    if (!recordWith || this.#audit.recordsTaskChange(principal, task)) {
+    if (this.#audit.recordsTaskChange(principal, task)) {
       return runInTransaction(this.#database, (trx) => this.#apply(trx, task, change, event, principal))
     }
     const updated = changedTask(task, change)

@@ -14,8 +14,8 @@ export async function subscribedWebhookIds(db: Executor, type: string): Promise<
 /**
  * Rows per INSERT: each row binds 9 parameters, and one statement may bind at most 32,766 on
  * SQLite and 65,535 on PostgreSQL (the protocol's 16-bit count); past ~3,600 subscribers one
- * statement for all of them failed the change. (PostgreSQL's one-statement create writes its
- * deliveries with postgresPendingDeliveries instead, binding no parameter per row.)
+ * statement for all of them failed the change. (PostgreSQL's one-statement creates and changes
+ * write their deliveries with postgresPendingDeliveries instead, binding no parameter per row.)
  */
 const DELIVERY_ROWS_PER_INSERT = 1000
 
