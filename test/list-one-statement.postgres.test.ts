@@ -1,12 +1,14 @@
 // PostgreSQL answers a listing page and its page.total in one statement (the count rides in
 // the page's SELECT list, src/tasks/list-repository.ts compileList): counted by a query log on the
 // service's own code, with the totals checked against the rows, and the empty page (which has
-// no row to carry the total) counted by itself.
+// no row to carry the total) counted by itself. A relevance-ordered search reads its matches
+// once (ranked and counted in one pass) and is a named, prepared statement like other reads.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { statementName } from '../src/db/postgres.ts'
 import type { RawListQuery } from '../src/tasks/list-query.ts'
 import { buildTestApp, createTask, registerAndLogin, type TestApp, type TestUser } from './helpers.ts'
-import { type LoggedListings, loggedListings } from './list-support.ts'
+import { type LoggedListings, loggedListings, planOf } from './list-support.ts'
 
 describe('one-statement listing (postgres)', () => {
   let t: TestApp
@@ -60,5 +62,22 @@ describe('one-statement listing (postgres)', () => {
     const { page } = await list({ ownerId: 'me', tag: 'absent' })
     assert.deepEqual(page.items, [])
     assert.equal(page.total, 0)
+  })
+
+  it('a relevance-ordered search reads its matches once, in a named statement', async () => {
+    const { page, statements } = await listings.list({ ownerId: 'me', q: 'listed', limit: 3 })
+    assert.equal(page.total, 7)
+    assert.equal(page.items.length, 3)
+    assert.equal(statements.length, 1)
+    const statement = statements[0] as (typeof statements)[number]
+    assert.ok(statementName(statement.sql), 'prepared once per connection, as SELECTs are')
+    // Every scan of the tasks table other than the page's primary-key lookups walks the
+    // matches: one pass, where counting in a subquery of its own read them all a second time.
+    type PlanNode = Record<string, unknown> & { Plans?: PlanNode[] }
+    const matchingScans = (node: PlanNode): number =>
+      (node['Relation Name'] === 'tasks' && node['Index Name'] !== 'tasks_pkey' ? 1 : 0) +
+      (node.Plans ?? []).reduce((n, child) => n + matchingScans(child), 0)
+    const plan = JSON.parse(await planOf(t, statement)) as { Plan: PlanNode }[]
+    assert.equal(matchingScans((plan[0] as { Plan: PlanNode }).Plan), 1, JSON.stringify(plan))
   })
 })

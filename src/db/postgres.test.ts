@@ -1,7 +1,8 @@
-// timestamptz text from PostgreSQL read as the service's time text (RFC 3339 UTC, milliseconds).
+// timestamptz text from PostgreSQL read as the service's time text (RFC 3339 UTC, milliseconds),
+// and which statements are named (prepared once per connection).
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { timestamptzText } from './postgres.ts'
+import { statementName, timestamptzText } from './postgres.ts'
 
 describe('timestamptzText', () => {
   for (const [text, expected] of [
@@ -21,5 +22,34 @@ describe('timestamptzText', () => {
     const value = timestamptzText('2026-12-04 12:49:54.812+01')
     assert.ok(value instanceof Date)
     assert.equal(value.toISOString(), '2026-12-04T11:49:54.812Z')
+  })
+})
+
+describe('statementName', () => {
+  it('names reads: SELECTs and WITH statements that only read, the same name for the same text', () => {
+    const select = 'SELECT id FROM tasks WHERE id = $1 /* naming test 1 */'
+    const withRead = `WITH matches AS MATERIALIZED (SELECT tasks.id FROM tasks WHERE tasks.updated_at > $1)
+      SELECT (SELECT count(*) FROM matches) AS total, deleted_at FROM matches /* naming test 2 */`
+    const first = statementName(select)
+    assert.match(first ?? '', /^tt_\d+$/)
+    assert.equal(statementName(select), first)
+    const second = statementName(withRead)
+    assert.match(second ?? '', /^tt_\d+$/, 'column names such as updated_at or deleted_at are not writes')
+    assert.notEqual(second, first)
+    assert.equal(statementName(`  select 1 /* naming test 3 */`)?.startsWith('tt_'), true)
+  })
+
+  it('never names a statement that writes', () => {
+    for (const text of [
+      'INSERT INTO tasks (id) VALUES ($1) /* naming test 4 */',
+      'UPDATE tasks SET title = $1 /* naming test 5 */',
+      'DELETE FROM tasks WHERE id = $1 /* naming test 6 */',
+      'WITH task_row AS (UPDATE tasks SET version = version + 1 WHERE id = $1 RETURNING id) SELECT id FROM task_row /* 7 */',
+      'WITH e AS (INSERT INTO events (type) VALUES ($1) RETURNING id) SELECT pg_notify($2, $3) FROM e /* 8 */',
+      'WITH gone AS (DELETE FROM task_tags WHERE task_id = $1) SELECT 1 /* naming test 9 */',
+    ]) {
+      assert.equal(statementName(text), undefined, text)
+      assert.equal(statementName(text), undefined, `${text} (asked again)`)
+    }
   })
 })

@@ -259,6 +259,8 @@ function searchSql(
       condition?: RawBuilder<unknown>
       rankOrder: RawBuilder<unknown>
       tieBreak: RawBuilder<unknown>
+      /** PostgreSQL: the rank itself (higher is better), for the one-pass relevance page. */
+      rank?: RawBuilder<unknown>
     }
   | undefined {
   const q = filter.q ?? ''
@@ -281,6 +283,7 @@ function searchSql(
     condition: sql`tasks.search @@ search_query`,
     rankOrder: sql`ts_rank(tasks.search, search_query) DESC`,
     tieBreak: sql`tasks.id`,
+    rank: sql`ts_rank(tasks.search, search_query)`,
   }
 }
 
@@ -395,6 +398,7 @@ function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListV
       ? sql`task_tags tt CROSS JOIN tasks ON tasks.id = tt.task_id`
       : sql`task_tags tt JOIN tasks ON tasks.id = tt.task_id`
   let rankOrder: RawBuilder<unknown> | undefined
+  let rank: RawBuilder<unknown> | undefined
   let tieBreak: RawBuilder<unknown> = sql`tasks.id`
   if (plan.filter.q !== undefined) {
     const search = searchSql(engine, plan.filter)
@@ -421,6 +425,7 @@ function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListV
     }
     from = search.from
     rankOrder = search.rankOrder
+    rank = search.rank
     tieBreak = search.tieBreak
     if (search.condition) conditions.push(search.condition)
   }
@@ -433,6 +438,28 @@ function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListV
   // same snapshot as the page, and a listing is one round trip instead of two (each statement
   // costs this process ~120 µs of CPU and the server a parse/bind/execute of its own).
   const selected = totalInPage ? sql`(${count}) AS total, ${columns}` : columns
+
+  if (plan.sort === null && rank !== undefined && totalInPage) {
+    // PostgreSQL, relevance order: every match is read once. The matches' ids and ranks are
+    // materialized (small: an id and a float each), then counted and cut to the page, and only
+    // the page's rows are read again. Counting in a subquery of its own read every match's row
+    // a second time (bitmap heap scan and recheck): 15k matches of 100k tasks took 61–77 ms
+    // against 45 ms this way (the prepared statements timed in psql, alternated three times).
+    return {
+      kind: 'page',
+      count: compiledCount,
+      page: sql`WITH matches AS MATERIALIZED (SELECT tasks.id, ${rank} AS rank FROM ${from} ${where})
+        SELECT (SELECT count(*) FROM matches) AS total, ${columns}
+        FROM (SELECT id, rank FROM matches ORDER BY rank DESC, id LIMIT ${fetch} OFFSET ${offsetStart}) AS top
+        JOIN tasks ON tasks.id = top.id
+        ORDER BY top.rank DESC, top.id`.compile(db),
+      limit: plan.limit,
+      start: offsetStart,
+      keys: undefined,
+      search: true,
+      totalInPage,
+    }
+  }
 
   if (plan.sort === null) {
     // Relevance order: FTS rank is not a stable key, so these pages advance by offset.
