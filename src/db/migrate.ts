@@ -9,6 +9,7 @@ import * as m0003 from './migrations/0003-task-counts.ts'
 import * as m0004 from './migrations/0004-events.ts'
 import * as m0005 from './migrations/0005-search-state.ts'
 import * as m0006 from './migrations/0006-tag-created.ts'
+import * as m0007 from './migrations/0007-count-inserts.ts'
 
 interface MigrationModule {
   up(db: Kysely<unknown>, engine: Engine): Promise<void>
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0004-events': m0004,
   '0005-search-state': m0005,
   '0006-tag-created': m0006,
+  '0007-count-inserts': m0007,
 }
 
 class ListedMigrations implements MigrationProvider {
