@@ -5,6 +5,7 @@
 // once (ranked and counted in one pass) and is a named, prepared statement like other reads.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { sql } from 'kysely'
 import { statementName } from '../src/db/postgres.ts'
 import type { RawListQuery } from '../src/tasks/list-query.ts'
 import { buildTestApp, createTask, registerAndLogin, type TestApp, type TestUser } from './helpers.ts'
@@ -70,7 +71,10 @@ describe('one-statement listing (postgres)', () => {
     assert.equal(page.items.length, 3)
     assert.equal(statements.length, 1)
     const statement = statements[0] as (typeof statements)[number]
-    assert.ok(statementName(statement.sql), 'prepared once per connection, as SELECTs are')
+    assert.ok(statementName(statement.sql), 'named, as SELECTs are')
+    const prepared = await sql<{ name: string }>`
+      SELECT name FROM pg_prepared_statements WHERE statement = ${statement.sql}`.execute(listings.db)
+    assert.equal(prepared.rows.length, 1, 'prepared on the connection that ran it')
     // Every scan of the tasks table other than the page's primary-key lookups walks the
     // matches: one pass, where counting in a subquery of its own read them all a second time.
     type PlanNode = Record<string, unknown> & { Plans?: PlanNode[] }

@@ -15,6 +15,8 @@ import type { TestApp } from './helpers.ts'
 export interface LoggedListings {
   /** Lists as the user would (role `user`); the page comes with every statement it ran, in order. */
   list(query: RawListQuery): Promise<{ page: TaskPage; statements: CompiledQuery[] }>
+  /** The listings' own connection (one on PostgreSQL), e.g. to read its prepared statements. */
+  db: Kysely<Schema>
   close(): Promise<void>
 }
 
@@ -54,6 +56,7 @@ export function loggedListings(t: TestApp, userId: string): LoggedListings {
       const page = await service.list(principal, parseListQuery(query, userId))
       return { page, statements }
     },
+    db,
     close: () => db.destroy(),
   }
 }
