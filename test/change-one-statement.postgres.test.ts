@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { type CompiledQuery, Kysely, type KyselyPlugin, sql } from 'kysely'
-import { AuditLog } from '../src/audit/recorder.ts'
+import { AuditLog, type AuditRecorder } from '../src/audit/recorder.ts'
 import type { Principal } from '../src/auth/scopes.ts'
 import { openPostgres } from '../src/db/postgres.ts'
 import type { Schema } from '../src/db/schema.ts'
@@ -17,6 +17,27 @@ import { TaskService } from '../src/tasks/service.ts'
 import { systemClock } from '../src/time.ts'
 import { insertWebhooks } from './events-support.ts'
 import { buildTestApp, createTask, registerAndLogin, type TestApp, type TestUser } from './helpers.ts'
+
+/** The service's own task code on `db` (PostgreSQL), recording events as the app does. */
+function serviceOn(db: Kysely<Schema>, audit?: AuditRecorder): TaskService {
+  return new TaskService({
+    database: {
+      db,
+      engine: 'postgres',
+      ping: async () => {},
+      poolStats: () => undefined,
+      close: async () => {},
+    },
+    clock: systemClock,
+    events: new OutboxRecorder({
+      engine: 'postgres',
+      clock: () => new Date(),
+      signal: { wake() {} } as never,
+    }),
+    requireIfMatch: false,
+    ...(audit ? { audit } : {}),
+  })
+}
 
 describe('one-statement changes (postgres)', () => {
   let t: TestApp
@@ -62,22 +83,7 @@ describe('one-statement changes (postgres)', () => {
         if (event.level === 'query') statements.push(event.query)
       },
     })
-    service = new TaskService({
-      database: {
-        db,
-        engine: 'postgres',
-        ping: async () => {},
-        poolStats: () => undefined,
-        close: async () => {},
-      },
-      clock: systemClock,
-      events: new OutboxRecorder({
-        engine: 'postgres',
-        clock: () => new Date(),
-        signal: { wake() {} } as never,
-      }),
-      requireIfMatch: false,
-    })
+    service = serviceOn(db)
   })
   after(async () => {
     await db?.destroy()
@@ -307,23 +313,7 @@ describe('one-statement changes (postgres)', () => {
       scopes: new Set(['tasks:write']),
       via: 'session',
     }
-    const audited = new TaskService({
-      database: {
-        db,
-        engine: 'postgres',
-        ping: async () => {},
-        poolStats: () => undefined,
-        close: async () => {},
-      },
-      clock: systemClock,
-      events: new OutboxRecorder({
-        engine: 'postgres',
-        clock: () => new Date(),
-        signal: { wake() {} } as never,
-      }),
-      requireIfMatch: false,
-      audit: new AuditLog(() => new Date()),
-    })
+    const audited = serviceOn(db, new AuditLog(() => new Date()))
     const created = await createTask(t.app, user, { title: 'Not yours' })
     const updated = await audited.update(adminPrincipal, created.id, { status: 'done' }, { ifMatch: '"v1"' })
     assert.equal(updated.version, 2)
