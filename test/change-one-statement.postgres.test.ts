@@ -8,7 +8,7 @@ import { after, before, beforeEach, describe, it } from 'node:test'
 import { type CompiledQuery, Kysely, type KyselyPlugin, sql } from 'kysely'
 import { AuditLog, type AuditRecorder } from '../src/audit/recorder.ts'
 import type { Principal } from '../src/auth/scopes.ts'
-import { openPostgres } from '../src/db/postgres.ts'
+import { openPostgres, statementName } from '../src/db/postgres.ts'
 import type { Schema } from '../src/db/schema.ts'
 import { ApiError } from '../src/errors.ts'
 import { OutboxRecorder } from '../src/events/outbox.ts'
@@ -134,9 +134,18 @@ describe('one-statement changes (postgres)', () => {
       { ifMatch: '"v1"' },
     )
     assert.deepEqual(
-      statements.map((s) => s.sql.trim().split(/\s+/)[0]?.toLowerCase()),
+      statements.map((s) =>
+        s.sql
+          .replace(/^\s*\/\*.*?\*\/\s*/, '')
+          .split(/\s+/)[0]
+          ?.toLowerCase(),
+      ),
       ['select', 'with'],
       'no BEGIN, no SELECT … FOR UPDATE, no COMMIT',
+    )
+    assert.ok(
+      statementName((statements[1] as CompiledQuery).sql),
+      'the write is prepared once per connection',
     )
     assert.equal(updated.version, 2)
     assert.equal(updated.dueAt, '2027-01-01T08:00:00.000Z')

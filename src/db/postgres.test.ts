@@ -2,7 +2,7 @@
 // and which statements are named (prepared once per connection).
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { statementName, timestamptzText } from './postgres.ts'
+import { PREPARED_WRITE, statementName, timestamptzText } from './postgres.ts'
 
 describe('timestamptzText', () => {
   for (const [text, expected] of [
@@ -51,5 +51,12 @@ describe('statementName', () => {
       assert.equal(statementName(text), undefined, text)
       assert.equal(statementName(text), undefined, `${text} (asked again)`)
     }
+  })
+
+  it('names a write that starts with PREPARED_WRITE, and only such a write', () => {
+    const write =
+      'WITH task_row AS (UPDATE tasks SET title = $1 WHERE id = $2 RETURNING id) SELECT id FROM task_row'
+    assert.equal(statementName(`${write} /* naming test 10 */`), undefined)
+    assert.match(statementName(`${PREPARED_WRITE}${write} /* naming test 11 */`) ?? '', /^tt_\d+$/)
   })
 })

@@ -25,16 +25,22 @@ function tagTransportFailure(error: unknown): unknown {
 }
 
 /**
- * Named (server-side prepared) statements for reads: PostgreSQL then parses and plans a
- * statement once per connection instead of on every request — the bare floor in bench/ does
- * the same. Only reads are named: SELECTs, and WITH statements with no INSERT, UPDATE, DELETE
- * or MERGE in them (the relevance-ordered search: planning it took ~1.6 ms of each ~45 ms
- * search). A plan over a table another instance alters is re-planned by the server, and
- * explicit column lists keep result types stable. Only the first MAX_NAMED distinct texts are
- * named, so ad-hoc queries cannot grow every connection's plan cache.
+ * Named (server-side prepared) statements: PostgreSQL then parses and plans a statement once
+ * per connection instead of on every request — the bare floor in bench/ does the same. Named
+ * are reads (SELECTs, and WITH statements with no INSERT, UPDATE, DELETE or MERGE in them: the
+ * relevance-ordered search, whose planning took ~1.6 ms of each ~45 ms search) and the writes
+ * that start with PREPARED_WRITE (the task writes with their events: parsing and planning one
+ * cost about as much as running it). Other writes are not named: most run rarely, and DDL
+ * (migrations) must not fill the cache. A plan over a table another instance alters is
+ * re-planned by the server, and explicit column lists keep result types stable. Only the
+ * first MAX_NAMED distinct texts are named, so ad-hoc queries cannot grow every connection's
+ * plan cache.
  */
 const MAX_NAMED = 256
 const READ_ONLY = /^\s*(?:select\s|with\s(?![\s\S]*\b(?:insert|update|delete|merge)\b))/i
+/** The start of a write statement that is run often enough to be worth preparing. */
+export const PREPARED_WRITE = '/* prepared write */ '
+const nameable = (text: string) => text.startsWith(PREPARED_WRITE) || READ_ONLY.test(text)
 /** Texts seen: their statement name, or null for texts never named (writes, or past MAX_NAMED). */
 const statementNames = new Map<string, string | null>()
 /** How many texts `statementNames` may remember as never named (the set of write texts is small). */
@@ -45,7 +51,7 @@ export function statementName(text: string): string | undefined {
   const known = statementNames.get(text)
   if (known !== undefined) return known ?? undefined
   const named = statementNames.size - unnamedRemembered
-  if (named < MAX_NAMED && READ_ONLY.test(text)) {
+  if (named < MAX_NAMED && nameable(text)) {
     const name = `tt_${named}`
     statementNames.set(text, name)
     return name

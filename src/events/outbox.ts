@@ -3,6 +3,7 @@
 // the work to deliver it commit together or not at all.
 import { type RawBuilder, sql } from 'kysely'
 import type { Engine, Executor } from '../db/database.ts'
+import { PREPARED_WRITE } from '../db/postgres.ts'
 import type { Task } from '../tasks/model.ts'
 import type { Clock } from '../time.ts'
 import {
@@ -81,8 +82,9 @@ export class OutboxRecorder implements EventRecorder {
       ? sql`SELECT ${type}::text, ${task.id}::uuid, ${task.ownerId}::uuid, ${payload}::text, ${now}::timestamptz
           FROM ${sql.table(gate)}`
       : sql`VALUES (${type}, ${task.id}, ${task.ownerId}, ${payload}, ${now})`
-    const { rows } = await sql`
-      WITH ${change},
+    // Prepared once per connection (see PREPARED_WRITE): the statement's text depends only on
+    // which columns change and how many tags a new task has, so a connection sees few of them.
+    const { rows } = await sql`${sql.raw(PREPARED_WRITE)}WITH ${change},
       event_row AS (
         INSERT INTO events (type, task_id, owner_id, payload, created_at)
         ${values}
