@@ -72,7 +72,8 @@ describe('one-statement changes (postgres)', () => {
     }
     const { dialect } = openPostgres({
       url: t.config.DATABASE_URL as string,
-      poolMax: 2,
+      // One connection, so the statements it prepared can be read back from pg_prepared_statements.
+      poolMax: 1,
       connectTimeoutMs: 2000,
       statementTimeoutMs: 5000,
     })
@@ -143,10 +144,11 @@ describe('one-statement changes (postgres)', () => {
       ['select', 'with'],
       'no BEGIN, no SELECT … FOR UPDATE, no COMMIT',
     )
-    assert.ok(
-      statementName((statements[1] as CompiledQuery).sql),
-      'the write is prepared once per connection',
-    )
+    const write = (statements[1] as CompiledQuery).sql
+    assert.ok(statementName(write))
+    const prepared = await sql<{ name: string }>`
+      SELECT name FROM pg_prepared_statements WHERE statement = ${write}`.execute(db)
+    assert.equal(prepared.rows.length, 1, 'the write is prepared on the connection that ran it')
     assert.equal(updated.version, 2)
     assert.equal(updated.dueAt, '2027-01-01T08:00:00.000Z')
     assert.deepEqual(updated, await stored(created.id), 'the answer is what a GET reads back')
@@ -334,5 +336,30 @@ describe('one-statement changes (postgres)', () => {
       ['task.created', 'task.updated'],
     )
     assert.deepEqual(updated, await stored(created.id))
+  })
+
+  it('runs one prepared write again and again with other kinds of values', async () => {
+    const created = await createTask(t.app, user, { title: 'Values', tags: ['x'] })
+    // The same columns change each time (dueAt and tags), so each PATCH is the same statement text.
+    const patches = [
+      { dueAt: '2027-02-03T04:05:06.789Z', tags: ['a'] },
+      { dueAt: null, tags: [] },
+      { dueAt: '2027-03-04T05:06:07Z', tags: ['b', 'c'] },
+      { dueAt: null, tags: ['c'] },
+      { dueAt: '2027-05-06T07:08:09+02:00', tags: [] },
+      { dueAt: null, tags: ['d', 'e', 'f'] },
+    ]
+    const texts = new Set<string>()
+    for (const patch of patches) {
+      statements = []
+      const updated = await service.update(principal, created.id, patch, {})
+      texts.add((statements[1] as CompiledQuery).sql)
+      assert.deepEqual(updated, await stored(created.id))
+      assert.deepEqual(
+        (await tagsOf(created.id)).map((r) => r.tag),
+        updated.tags,
+      )
+    }
+    assert.equal(texts.size, 1, 'one statement text, run six times (past the generic plan switch)')
   })
 })

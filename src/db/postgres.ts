@@ -32,9 +32,10 @@ function tagTransportFailure(error: unknown): unknown {
  * that start with PREPARED_WRITE (the task writes with their events: parsing and planning one
  * cost about as much as running it). Other writes are not named: most run rarely, and DDL
  * (migrations) must not fill the cache. A plan over a table another instance alters is
- * re-planned by the server, and explicit column lists keep result types stable. Only the
- * first MAX_NAMED distinct texts are named, so ad-hoc queries cannot grow every connection's
- * plan cache.
+ * re-planned by the server, and explicit column lists keep result types stable; a migration
+ * that changes a column's type needs the instances restarted, as a statement keeps the
+ * parameter types it was prepared with. Only the first MAX_NAMED distinct texts are named, so
+ * ad-hoc queries cannot grow every connection's plan cache.
  */
 const MAX_NAMED = 256
 const READ_ONLY = /^\s*(?:select\s|with\s(?![\s\S]*\b(?:insert|update|delete|merge)\b))/i
