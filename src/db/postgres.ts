@@ -32,9 +32,9 @@ function tagTransportFailure(error: unknown): unknown {
  * that start with PREPARED_WRITE (the task writes with their events: parsing and planning one
  * cost about as much as running it). Other writes are not named: most run rarely, and DDL
  * (migrations) must not fill the cache. A plan over a table another instance alters is
- * re-planned by the server, and explicit column lists keep result types stable; a migration
- * that changes a column's type needs the instances restarted, as a statement keeps the
- * parameter types it was prepared with. Only the first MAX_NAMED distinct texts are named, so
+ * re-planned by the server, and explicit column lists keep result types stable; one that a
+ * migration made stale (a column's type changed) runs again unnamed, and its connection stops
+ * using the name (STALE_PREPARED). Only the first MAX_NAMED distinct texts are named, so
  * ad-hoc queries cannot grow every connection's plan cache.
  */
 const MAX_NAMED = 256
@@ -64,6 +64,14 @@ export function statementName(text: string): string | undefined {
   return undefined
 }
 
+/**
+ * What a prepared statement answers once a migration has changed what it was prepared against
+ * (another instance may run the migration while this one keeps its connections): "cached plan
+ * must not change result type" (0A000), a column whose type changed under a parameter (42804),
+ * and a statement the server no longer has (26000).
+ */
+const STALE_PREPARED = new Set(['0A000', '42804', '26000'])
+
 /** The pool as Kysely sees it, with transport failures tagged (see tagTransportFailure). */
 function taggingPool(pool: pg.Pool): PostgresPool {
   const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>()
@@ -82,21 +90,34 @@ function taggingPool(pool: pg.Pool): PostgresPool {
         // The loss still surfaces: the next query on it fails, and the pool drops it on release.
         client.on('error', () => {})
         const query = client.query.bind(client) as PostgresPoolClient['query']
+        // Names this connection stopped using: their prepared statement went stale (see STALE_PREPARED).
+        const stale = new Set<string>()
         facade = {
           query: ((...args: Parameters<PostgresPoolClient['query']>) => {
             const [text, values] = args as unknown[]
-            const name = typeof text === 'string' ? statementName(text) : undefined
-            const result = (
-              name === undefined
-                ? query(...args)
-                : (client.query({ name, text: text as string, values: values as unknown[] }) as unknown)
-            ) as unknown
-            // Cursor queries (streaming) return a cursor object, not a promise: pass them through.
-            return result instanceof Promise
-              ? result.catch((error: unknown) => {
-                  throw tagTransportFailure(error)
-                })
-              : result
+            const found = typeof text === 'string' ? statementName(text) : undefined
+            const name = found !== undefined && !stale.has(found) ? found : undefined
+            if (name === undefined) {
+              const result = query(...args) as unknown
+              // Cursor queries (streaming) return a cursor object, not a promise: pass them through.
+              return result instanceof Promise
+                ? result.catch((error: unknown) => {
+                    throw tagTransportFailure(error)
+                  })
+                : result
+            }
+            const named = client.query({ name, text: text as string, values: values as unknown[] })
+            return named.catch((error: unknown) => {
+              if (!(error instanceof pg.DatabaseError) || !STALE_PREPARED.has(error.code ?? ''))
+                throw tagTransportFailure(error)
+              // Prepared before a migration changed what it reads or writes: this connection stops
+              // using the name and the statement runs again, planned afresh. Inside a transaction
+              // the failure has already aborted it, so the retry fails and the first error stands.
+              stale.add(name)
+              return (query(text as string, values as unknown[]) as unknown as Promise<unknown>).catch(() => {
+                throw error
+              })
+            })
           }) as PostgresPoolClient['query'],
           release: () => client.release(),
         }
