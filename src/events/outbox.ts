@@ -83,7 +83,7 @@ export class OutboxRecorder implements EventRecorder {
           FROM ${sql.table(gate)}`
       : sql`VALUES (${type}, ${task.id}, ${task.ownerId}, ${payload}, ${now})`
     // Prepared once per connection (see PREPARED_WRITE): the statement's text depends only on
-    // which columns change and how many tags a new task has, so a connection sees few of them.
+    // which columns change and how many tags a new task has (at most 85 texts, a few in use).
     const { rows } = await sql`${sql.raw(PREPARED_WRITE)}WITH ${change},
       event_row AS (
         INSERT INTO events (type, task_id, owner_id, payload, created_at)
