@@ -35,7 +35,7 @@ import './http/types.ts'
 import { UserSchema } from './auth/schemas.ts'
 import { validatorCompiler } from './http/validation.ts'
 import { IdempotencyService } from './idempotency/service.ts'
-import { scrubSecrets } from './logging.ts'
+import { batchedStdout, scrubSecrets } from './logging.ts'
 import { Metrics } from './ops/metrics.ts'
 import { opsRoutes } from './ops/routes.ts'
 import { closeRedis, connectRedis, openRedis } from './redis.ts'
@@ -87,7 +87,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       level: config.LOG_LEVEL,
       // Secrets never reach a line: see src/logging.ts (pino's wildcard `redact` cost 8 % of a GET).
       formatters: { log: scrubSecrets },
-      ...(overrides.logStream ? { stream: overrides.logStream } : {}),
+      // stdout in batches (src/logging.ts); tests hand in a stream of their own.
+      stream: overrides.logStream ?? batchedStdout(),
     },
     genReqId: requestIdFor,
     requestIdHeader: false,

@@ -1,0 +1,109 @@
+// The service's stdout log destination (src/logging.ts, batchedStdout): lines are
+// written in batches, yet a line reaches stdout within LOG_FLUSH_MS while the
+// process idles, and lines logged just before the process exits are all written.
+// Each case runs a real child process and reads its stdout through a pipe.
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { LOG_BATCH_BYTES, LOG_FLUSH_MS } from '../src/logging.ts'
+
+const LOGGING = join(import.meta.dirname, '../src/logging.ts')
+
+interface Output {
+  lines: { at: number; line: Record<string, unknown> }[]
+  /** How many reads the pipe gave: each holds one or more whole writes of the child. */
+  chunks: number
+  code: number | null
+}
+
+/** Runs `body` in a child with `logger` (pino on batchedStdout); resolves with what reached its stdout. */
+function child(body: string): Promise<Output> {
+  const script = `
+    import pino from 'pino'
+    import { batchedStdout } from ${JSON.stringify(LOGGING)}
+    const logger = pino({ level: 'info' }, batchedStdout())
+    ${body}
+  `
+  const proc = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: join(import.meta.dirname, '..'),
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+  const output: Output = { lines: [], chunks: 0, code: null }
+  let rest = ''
+  proc.stdout.on('data', (chunk: Buffer) => {
+    output.chunks++
+    const parts = (rest + chunk.toString()).split('\n')
+    rest = parts.pop() ?? ''
+    for (const part of parts)
+      output.lines.push({ at: Date.now(), line: JSON.parse(part) as Record<string, unknown> })
+  })
+  return new Promise((resolve) =>
+    proc.once('close', (code) => {
+      output.code = code
+      resolve(output)
+    }),
+  )
+}
+
+describe('batched stdout log destination', () => {
+  it('writes a lone line while the process idles, within the flush interval', async () => {
+    // The line is far shorter than a batch: only the timer can write it. The child then
+    // says when it was logged, and stays alive well past the interval before exiting.
+    const { lines, code } = await child(`
+      const sent = Date.now()
+      logger.info({ sent }, 'lone line')
+      setTimeout(() => process.exit(0), ${LOG_FLUSH_MS * 8})
+    `)
+    assert.equal(code, 0)
+    const lone = lines.find((l) => l.line.msg === 'lone line')
+    assert.ok(lone, 'the line never arrived')
+    const waited = lone.at - Number(lone.line.sent)
+    // Written by the timer, not by the exit LOG_FLUSH_MS * 8 later (generous margin for a busy machine).
+    assert.ok(waited < LOG_FLUSH_MS * 5, `the line took ${waited} ms to arrive`)
+  })
+
+  it('loses no line logged just before process.exit', async () => {
+    const n = 500
+    const { lines, code } = await child(`
+      for (let i = 0; i < ${n}; i++) logger.info({ i }, 'line')
+      process.exit(3)
+    `)
+    assert.equal(code, 3)
+    assert.deepEqual(
+      lines.map((l) => l.line.i),
+      Array.from({ length: n }, (_, i) => i),
+    )
+  })
+
+  it('loses no line when an uncaught exception ends the process', async () => {
+    const { lines, code } = await child(`
+      logger.info('before the crash')
+      setImmediate(() => { throw new Error('boom') })
+    `)
+    assert.notEqual(code, 0)
+    assert.ok(lines.some((l) => l.line.msg === 'before the crash'))
+  })
+
+  it('batches: lines logged one by one reach the pipe in far fewer writes than lines', async () => {
+    // One line per millisecond, as a busy service logs: pino's default destination writes each
+    // line as soon as the previous write is done, so nearly every line is a write of its own.
+    const n = 300
+    const { lines, chunks, code } = await child(`
+      let i = 0
+      const timer = setInterval(() => {
+        logger.info({ i }, 'x')
+        if (++i === ${n}) {
+          clearInterval(timer)
+          setTimeout(() => process.exit(0), ${LOG_FLUSH_MS * 2})
+        }
+      }, 1)
+    `)
+    assert.equal(code, 0)
+    assert.equal(lines.length, n)
+    const bytes = lines.reduce((sum, l) => sum + JSON.stringify(l.line).length + 1, 0)
+    // Batches of LOG_BATCH_BYTES, plus a timer flush every LOG_FLUSH_MS over the run (~1 ms a line).
+    const most = Math.ceil(bytes / LOG_BATCH_BYTES) + Math.ceil((n * 2) / LOG_FLUSH_MS) + 4
+    assert.ok(chunks <= most, `${chunks} writes for ${n} lines (${bytes} bytes); expected at most ${most}`)
+  })
+})
