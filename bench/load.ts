@@ -1,7 +1,7 @@
 // Drives one target with autocannon (programmatically) and samples the target
-// process's resident memory while it runs.
+// process's resident memory while it runs, and the CPU it and the database used.
 import autocannon, { type Instance, type Request } from 'autocannon'
-import { sampleRss } from './processes.ts'
+import { cpuSeconds, postgresCpuSeconds, sampleRss } from './processes.ts'
 
 export interface LoadSpec {
   url: string
@@ -11,6 +11,8 @@ export interface LoadSpec {
   headers?: Record<string, string>
   /** A fresh request list per run (closures keep per-run state such as rotating ids). */
   requests: () => Request[]
+  /** Also count the CPU of the local PostgreSQL server's processes. */
+  postgresCpu?: boolean
 }
 
 export interface Measured {
@@ -24,6 +26,13 @@ export interface Measured {
   statusCodes: Record<string, number>
   /** Peak VmRSS of the target during the run (MB). */
   rssMb: number | undefined
+  /**
+   * CPU seconds the target used during the run (every thread), and the local PostgreSQL
+   * server's processes when asked. Divided by `requests`, they are a cost per request that a
+   * busy, shared machine moves far less than it moves requests/s.
+   */
+  cpuSeconds?: number
+  dbCpuSeconds?: number
 }
 
 let current: Instance | undefined
@@ -35,6 +44,8 @@ export function stopLoad(): void {
 
 export async function drive(spec: LoadSpec): Promise<Measured> {
   const rss = sampleRss(spec.pid)
+  const cpuBefore = cpuSeconds(spec.pid)
+  const dbBefore = spec.postgresCpu ? postgresCpuSeconds() : undefined
   try {
     current = autocannon({
       url: spec.url,
@@ -46,6 +57,8 @@ export async function drive(spec: LoadSpec): Promise<Measured> {
       requests: spec.requests(),
     })
     const result = await current
+    const cpuAfter = cpuSeconds(spec.pid)
+    const dbAfter = spec.postgresCpu ? postgresCpuSeconds() : undefined
     const statusCodes: Record<string, number> = {}
     for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {}))
       statusCodes[code] = Number(count)
@@ -58,12 +71,23 @@ export async function drive(spec: LoadSpec): Promise<Measured> {
       errors: result.non2xx + result.errors + result.timeouts,
       statusCodes,
       rssMb: rss.stop(),
+      cpuSeconds: difference(cpuBefore, cpuAfter),
+      dbCpuSeconds: difference(dbBefore, dbAfter),
     }
   } finally {
     rss.stop()
     current = undefined
   }
 }
+
+const difference = (before: number | undefined, after: number | undefined) =>
+  before === undefined || after === undefined ? undefined : Math.max(0, after - before)
+
+/** Sums a field over the slices; undefined if any slice lacks it. */
+const total = (slices: Measured[], field: 'cpuSeconds' | 'dbCpuSeconds') =>
+  slices.every((s) => s[field] !== undefined) && slices.length > 0
+    ? slices.reduce((n, s) => n + (s[field] as number), 0)
+    : undefined
 
 /**
  * Joins the slices of one job: requests/s over the whole time; p50 the median of the
@@ -91,5 +115,12 @@ export function combine(slices: Measured[]): Measured {
     errors: slices.reduce((n, s) => n + s.errors, 0),
     statusCodes,
     rssMb: rss.length > 0 ? Math.max(...rss) : undefined,
+    cpuSeconds: total(slices, 'cpuSeconds'),
+    dbCpuSeconds: total(slices, 'dbCpuSeconds'),
   }
+}
+
+/** Milliseconds of CPU per completed request, or undefined when either is unknown. */
+export function perRequestMs(seconds: number | undefined, requests: number): number | undefined {
+  return seconds === undefined || requests <= 0 ? undefined : (seconds * 1000) / requests
 }

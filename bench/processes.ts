@@ -1,7 +1,7 @@
 // Processes and resources the harness starts, and the one place that stops
 // them all: on success, on errors and on Ctrl-C/SIGTERM, in reverse order.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 
@@ -147,4 +147,48 @@ export function sampleRss(pid: number): { stop(): number | undefined } {
 export function highWaterRss(pid: number): number | undefined {
   const kb = statusKb(pid, 'VmHWM')
   return kb === undefined ? undefined : Math.round(kb / 1024)
+}
+
+/** Clock ticks per second of /proc's CPU times: 100 on every Linux Node supports (USER_HZ). */
+const TICKS_PER_SECOND = 100
+
+/** CPU seconds (user + system, every thread) a process has used, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * CPU seconds used by every local PostgreSQL server process (backends, WAL writer,
+ * checkpointer…), so a run on PostgreSQL can say what each request cost the database too.
+ * Undefined when none is visible (a remote server, or not Linux).
+ */
+export function postgresCpuSeconds(): number | undefined {
+  let total = 0
+  let seen = false
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc')
+  } catch {
+    return undefined
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      if (!stat.startsWith(`${entry} (postgres`) && !stat.startsWith(`${entry} (postmaster`)) continue
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      total += (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
+      seen = true
+    } catch {
+      // the process ended between the listing and the read
+    }
+  }
+  return seen ? total : undefined
 }

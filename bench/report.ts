@@ -1,6 +1,6 @@
 // Turns measured runs into the terminal table, the target checks of issue 6
 // and the JSON record written to bench/results/.
-import type { Measured } from './load.ts'
+import { type Measured, perRequestMs } from './load.ts'
 
 export interface Row extends Measured {
   scenario: string
@@ -30,7 +30,20 @@ const fmt = (n: number | undefined, digits = 0) =>
     : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
 export function table(rows: Row[]): string {
-  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'RSS MB', 'floor req/s', 'ratio']
+  const withDb = rows.some((r) => r.dbCpuSeconds !== undefined)
+  const head = [
+    'scenario',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'max ms',
+    'errors',
+    'RSS MB',
+    'CPU ms/req',
+    ...(withDb ? ['PG CPU ms/req'] : []),
+    'floor req/s',
+    'ratio',
+  ]
   const body = rows.map((r) => [
     `${r.target === 'floor' ? '  ' : ''}${r.scenario} — ${r.title}`,
     fmt(r.rps),
@@ -39,6 +52,8 @@ export function table(rows: Row[]): string {
     fmt(r.max, 1),
     fmt(r.errors),
     fmt(r.rssMb),
+    fmt(perRequestMs(r.cpuSeconds, r.requests), 3),
+    ...(withDb ? [fmt(perRequestMs(r.dbCpuSeconds, r.requests), 3)] : []),
     fmt(r.floorRps),
     r.ratio === undefined
       ? ''

@@ -10,7 +10,7 @@ import type { Request } from 'autocannon'
 import pg from 'pg'
 import { type BenchOptions, parseBenchArgs, SCENARIO_NAMES, USAGE, UsageError } from './args.ts'
 import { BENCH_PASSWORD, SEARCH_WORDS, STATUS_VALUES } from './data.ts'
-import { combine, drive, type Measured, stopLoad } from './load.ts'
+import { combine, drive, type Measured, perRequestMs, stopLoad } from './load.ts'
 import { cleanupAll, freePort, highWaterRss, onCleanup, ROOT, type Started, startNode } from './processes.ts'
 import { checks, checksText, type Row, table } from './report.ts'
 import { type Fixtures, floorScenarios, serviceScenarios } from './scenarios.ts'
@@ -208,6 +208,7 @@ async function main(): Promise<void> {
       duration,
       headers: job.headers,
       requests: job.requests,
+      postgresCpu: engine === 'postgres',
     })
   /**
    * Warms every job up, then runs them in alternating slices (floor, service, floor, …)
@@ -325,6 +326,8 @@ async function main(): Promise<void> {
       ratio: r.ratio === undefined ? undefined : Number(r.ratio.toFixed(3)),
       naiveRps: r.naiveRps,
       naiveRatio: r.naiveRatio === undefined ? undefined : Number(r.naiveRatio.toFixed(3)),
+      cpuMsPerRequest: rounded(perRequestMs(r.cpuSeconds, r.requests)),
+      dbCpuMsPerRequest: rounded(perRequestMs(r.dbCpuSeconds, r.requests)),
     })),
     checks: list,
     ...(options.cpuProf ? { profileDir } : {}),
@@ -350,6 +353,8 @@ async function memoryOf(base: string): Promise<Record<string, number>> {
   }
   return out
 }
+
+const rounded = (n: number | undefined) => (n === undefined ? undefined : Number(n.toFixed(4)))
 
 async function engineVersionOf(databaseUrl: string | undefined, _dir: string): Promise<string> {
   if (!databaseUrl) {

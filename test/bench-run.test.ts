@@ -99,7 +99,15 @@ for (const engine of testEngines()) {
         sizes: { tasks: number; users: number }
         machine: { cores: number }
         versions: { node: string }
-        scenarios: { scenario: string; rps: number; errors: number; ratio?: number; naiveRatio?: number }[]
+        scenarios: {
+          scenario: string
+          rps: number
+          errors: number
+          ratio?: number
+          naiveRatio?: number
+          cpuMsPerRequest?: number
+          dbCpuMsPerRequest?: number
+        }[]
         checks: { target: string; ok: boolean }[]
       }
       assert.equal(record.engine, engine)
@@ -113,6 +121,15 @@ for (const engine of testEngines()) {
         // Every request a scenario sends is one the service must answer with a 2xx.
         assert.equal(row.errors, 0, `${name}: ${row.errors} errors`)
       }
+      // CPU per request, from /proc: the service's and the floor's, and PostgreSQL's own.
+      for (const name of ['get', 'floor-get', 'create']) {
+        const row = byName.get(name)
+        assert.ok((row?.cpuMsPerRequest ?? 0) > 0, `${name}: no CPU per request in ${JSON.stringify(row)}`)
+        if (engine === 'postgres')
+          assert.ok((row?.dbCpuMsPerRequest ?? 0) > 0, `${name}: no PostgreSQL CPU in ${JSON.stringify(row)}`)
+        else assert.equal(row?.dbCpuMsPerRequest, undefined)
+      }
+      assert.match(run.output(), /CPU ms\/req/)
       assert.ok((byName.get('get')?.ratio ?? 0) > 0)
       assert.ok((byName.get('list')?.naiveRatio ?? 0) > 0)
       assert.ok(record.checks.some((c) => c.target.startsWith('zero errors')))
