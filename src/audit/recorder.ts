@@ -1,9 +1,10 @@
 // The audit log's write side: services call it inside the transaction that makes
 // the change it records, so an audit row exists exactly when its change does.
-import { v7 as uuidv7 } from 'uuid'
+
 import type { Principal, RequestOrigin } from '../auth/scopes.ts'
 import type { Executor } from '../db/database.ts'
 import type { TaskEventType } from '../events/recorder.ts'
+import { uuidv7 } from '../ids.ts'
 import type { Task } from '../tasks/model.ts'
 import type { Clock } from '../time.ts'
 

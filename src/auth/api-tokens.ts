@@ -1,10 +1,11 @@
 // Personal API tokens: minted and revoked with a login session, shown once,
 // stored hashed, never wider than the owner's role. Resolving one is cached for
 // a few seconds (revocations on this instance apply at once, elsewhere within that).
-import { v7 as uuidv7 } from 'uuid'
+
 import type { AuditLog } from '../audit/recorder.ts'
 import { type Database, runInTransaction } from '../db/database.ts'
 import { forbidden, notFound, validationFailed } from '../errors.ts'
+import { uuidv7 } from '../ids.ts'
 import type { Clock } from '../time.ts'
 import {
   type ApiToken,

@@ -4,12 +4,12 @@
 // (issuer, subject) and created on first sight. Never linked to an existing
 // password account by email: an email claim is not proof of owning that account.
 import { createRemoteJWKSet, decodeJwt, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose'
-import { v7 as uuidv7 } from 'uuid'
 import type { AuditLog } from '../audit/recorder.ts'
 import { type Config, ConfigError } from '../config.ts'
 import { type Database, runInTransaction } from '../db/database.ts'
 import { isUniqueViolation } from '../db/errors.ts'
 import { ApiError, serviceUnavailable } from '../errors.ts'
+import { uuidv7 } from '../ids.ts'
 import type { Clock } from '../time.ts'
 import { insertUser } from './repository.ts'
 import { effectiveScopes, type Principal, type Role } from './scopes.ts'

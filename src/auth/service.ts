@@ -1,10 +1,11 @@
 // Registration, login (throttled, audited), refresh-token rotation with reuse
 // detection, logout and the current user. Knows no HTTP.
-import { v7 as uuidv7 } from 'uuid'
+
 import type { AuditLog } from '../audit/recorder.ts'
 import { type Database, type Executor, runInTransaction } from '../db/database.ts'
 import { isUniqueViolation } from '../db/errors.ts'
 import { ApiError, type ErrorDetail, validationFailed } from '../errors.ts'
+import { uuidv7 } from '../ids.ts'
 import type { Clock } from '../time.ts'
 import { hashForMissingAccount, hashPassword, verifyPassword } from './passwords.ts'
 import {

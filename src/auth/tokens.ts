@@ -5,8 +5,8 @@
 // few seconds, so deleting a user or revoking a session takes effect promptly.
 import { createHash, randomBytes } from 'node:crypto'
 import { jwtVerify, SignJWT } from 'jose'
-import { v7 as uuidv7 } from 'uuid'
 import { ApiError } from '../errors.ts'
+import { uuidv7 } from '../ids.ts'
 import type { SigningKeys } from './keys.ts'
 import { effectiveScopes, isRole, type Principal, type Role } from './scopes.ts'
 

@@ -1,12 +1,13 @@
 // Task business rules: validation beyond the schema, ownership through the
 // policy module, preconditions, the transaction and the event row. Knows no HTTP.
-import { v7 as uuidv7 } from 'uuid'
+
 import { type AuditRecorder, noAuditRecorder } from '../audit/recorder.ts'
 import type { Principal } from '../auth/scopes.ts'
 import { ifMatchSatisfied } from '../conditional.ts'
 import { type Database, type Executor, runInTransaction } from '../db/database.ts'
 import { ApiError, forbidden, notFound, preconditionFailed } from '../errors.ts'
 import type { EventRecorder } from '../events/recorder.ts'
+import { uuidv7 } from '../ids.ts'
 import type { Clock } from '../time.ts'
 import type { ListPlan } from './list-query.ts'
 import { listTasks, type OffThreadRead, type TaskPage } from './list-repository.ts'

@@ -1,8 +1,8 @@
 // The delivery queue: fan-out rows written with each event, the dispatcher's lease-based claim,
 // attempt outcomes and endpoint health (the engine-specific locking SQL lives here).
 import { type RawBuilder, sql } from 'kysely'
-import { v7 as uuidv7 } from 'uuid'
 import type { Engine, Executor } from '../db/database.ts'
+import { uuidv7 } from '../ids.ts'
 import { toIso } from '../time.ts'
 import type { DeliveryJob } from './model.ts'
 /** Enabled webhooks subscribed to `type` (the outbox fans out to these). */

@@ -1,10 +1,11 @@
 // Webhook endpoint rules: URL checks (SSRF guard), ownership through the policy module,
 // secrets, deliveries and manual redelivery. Knows no HTTP.
-import { v7 as uuidv7 } from 'uuid'
+
 import type { Principal } from '../auth/scopes.ts'
 import type { Database } from '../db/database.ts'
 import { ApiError, notFound, validationFailed } from '../errors.ts'
 import type { EventSignal } from '../events/signal.ts'
+import { uuidv7 } from '../ids.ts'
 import type { Clock } from '../time.ts'
 import type { Delivery, Webhook } from './model.ts'
 import { canManageWebhook, webhookOwnerFilter } from './policy.ts'
