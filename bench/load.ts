@@ -80,8 +80,9 @@ export async function drive(spec: LoadSpec): Promise<Measured> {
   }
 }
 
+/** after − before; unknown when either is, or when the count went back (a process restarted). */
 const difference = (before: number | undefined, after: number | undefined) =>
-  before === undefined || after === undefined ? undefined : Math.max(0, after - before)
+  before === undefined || after === undefined || after < before ? undefined : after - before
 
 /** Sums a field over the slices; undefined if any slice lacks it. */
 const total = (slices: Measured[], field: 'cpuSeconds' | 'dbCpuSeconds') =>

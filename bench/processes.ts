@@ -165,9 +165,12 @@ export function cpuSeconds(pid: number): number | undefined {
 }
 
 /**
- * CPU seconds used by every local PostgreSQL server process (backends, WAL writer,
- * checkpointer…), so a run on PostgreSQL can say what each request cost the database too.
- * Undefined when none is visible (a remote server, or not Linux).
+ * CPU seconds used by the local PostgreSQL servers: every process named `postgres`
+ * (the server and its backends, WAL writer, checkpointer…), each with the CPU of its
+ * children that have ended. A backend that exits keeps counting: its time moves to the
+ * server's count of ended children, so the sum only grows. Every cluster on the machine
+ * and every session's work counts, the bench's own or not. Undefined when none is
+ * visible (a remote server, or not Linux).
  */
 export function postgresCpuSeconds(): number | undefined {
   let total = 0
@@ -182,9 +185,11 @@ export function postgresCpuSeconds(): number | undefined {
     if (!/^\d+$/.test(entry)) continue
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      if (!stat.startsWith(`${entry} (postgres`) && !stat.startsWith(`${entry} (postmaster`)) continue
+      if (!stat.startsWith(`${entry} (postgres) `)) continue
+      // utime, stime, then cutime and cstime: the CPU of its ended children.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      total += (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
+      total +=
+        (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND
       seen = true
     } catch {
       // the process ended between the listing and the read

@@ -1,3 +1,4 @@
+// src/ids.ts: UUIDv7 ids, their format, time, order and randomness.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { uuidv7 } from './ids.ts'

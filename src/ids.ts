@@ -7,9 +7,11 @@
 // fills POOL_IDS ids' worth at once, so an id costs a fraction of a microsecond.
 //
 // Ordering is uuid's own (its default v7 keeps the same state): within one
-// millisecond a 31-bit counter, seeded from the random bytes at each new
-// millisecond, increments, so ids made by this process only ever increase,
-// even if the clock steps back.
+// millisecond a counter, seeded with 31 random bits at each new millisecond,
+// increments (on overflow the millisecond moves on), so ids made by this process
+// only ever increase, even if the clock steps back. Ids from another generator
+// (the uuid package's own v7, say) made in the same millisecond do not order
+// with these: tests make theirs here too.
 import { randomFillSync } from 'node:crypto'
 import { v7 } from 'uuid'
 

@@ -101,29 +101,72 @@ function copyOf(value: object): Record<string, unknown> {
 // request paid for a write of its own through libuv's thread pool: a hand-off to a
 // worker thread, a system call and a wake-up of the event loop. Batching lines into
 // writes of at least LOG_BATCH_BYTES (pino's documented "asynchronous logging")
-// measured 10-20 % less CPU per GET /v1/tasks/{id} in the benchmark (README).
+// measured 10-13 % less CPU per GET /v1/tasks/{id} in the benchmark (README).
 //
 // What does not change:
-// - A line is on stdout within LOG_FLUSH_MS even when traffic is low: a timer
-//   flushes whatever is buffered.
-// - Lines logged before the process exits are written: pino flushes the buffer
-//   synchronously on exit (process.exit, the end of a graceful shutdown, an
-//   uncaught exception). Only a process killed outright (SIGKILL, the OOM killer)
-//   can lose the lines of its last LOG_FLUSH_MS.
+// - A line reaches stdout about LOG_FLUSH_MS after it is logged at the latest, even
+//   when traffic is low: a timer flushes what is buffered (only then, so an idle
+//   process writes nothing). A write still in progress, or a reader of stdout that
+//   does not keep up, delays it further.
+// - Lines are written in the order they were logged, also at a graceful exit:
+//   main.ts waits for flushLogs() before it exits. On any other exit (an uncaught
+//   exception) pino still writes what is buffered, synchronously, but a batch that
+//   was in flight may land after it. Only a process killed outright (SIGKILL, the
+//   OOM killer) can lose the lines of its last LOG_FLUSH_MS.
 // - Writes stay asynchronous: a slow reader of stdout never blocks the event loop.
+// - A closed stdout (EPIPE) is not an error: pino stops writing, and so does the timer.
 
 /** Bytes buffered before a write, as pino's asynchronous-logging guide sets it. */
 export const LOG_BATCH_BYTES = 4096
-/** Longest time a line waits in the buffer. */
+/** How long a line may wait in the buffer before the timer writes it. */
 export const LOG_FLUSH_MS = 250
+/** How long flushLogs waits for stdout to take what is buffered. */
+const FLUSH_WAIT_MS = 1000
 
-let stdoutDestination: pino.DestinationStream | undefined
+type Destination = ReturnType<typeof pino.destination>
+let stdoutDestination: Destination | undefined
 
 /** The process's one batched stdout destination (stdout is one per process, so is its buffer). */
 export function batchedStdout(): pino.DestinationStream {
   if (stdoutDestination) return stdoutDestination
   const destination = pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES })
-  setInterval(() => destination.flush(), LOG_FLUSH_MS).unref()
+  // Bytes handed to the destination and bytes it wrote ('write' reports each write's size):
+  // the timer flushes only while some are still waiting.
+  let handed = 0
+  let written = 0
+  const write = destination.write.bind(destination)
+  const counted = (data: string) => {
+    handed += Buffer.byteLength(data)
+    return write(data)
+  }
+  destination.write = counted
+  destination.on('write', (n: number) => {
+    written += n
+  })
+  const timer = setInterval(() => {
+    // After a broken pipe pino swaps in a write that drops lines: nothing will be written again.
+    if (destination.write !== counted) clearInterval(timer)
+    else if (handed > written) destination.flush()
+  }, LOG_FLUSH_MS)
+  timer.unref()
   stdoutDestination = destination
   return destination
+}
+
+/** Resolves once every line logged so far is written to stdout (or after FLUSH_WAIT_MS). */
+export function flushLogs(): Promise<void> {
+  const destination = stdoutDestination
+  if (!destination) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, FLUSH_WAIT_MS)
+    const done = () => {
+      clearTimeout(timer)
+      resolve()
+    }
+    try {
+      destination.flush(done)
+    } catch {
+      done() // destroyed: nothing more can be written
+    }
+  })
 }

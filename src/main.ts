@@ -3,6 +3,7 @@
 import { flushCompileCache } from 'node:module'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig, loadDotEnv } from './config.ts'
+import { flushLogs } from './logging.ts'
 
 const DRAIN_GRACE_MS = 250
 
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
         'shutdown timed out; closing remaining connections',
       )
       app.server.closeAllConnections()
-      process.exit(1)
+      void flushLogs().finally(() => process.exit(1))
     }, config.SHUTDOWN_TIMEOUT_MS)
     force.unref()
     try {
@@ -52,9 +53,12 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setImmediate(resolve))
       await app.close()
       app.log.info('shutdown complete')
+      // Log lines are written in batches (src/logging.ts): the last ones go out, in order, first.
+      await flushLogs()
       process.exit(0)
     } catch (err) {
       app.log.error({ err }, 'error during shutdown')
+      await flushLogs()
       process.exit(1)
     }
   }
@@ -66,5 +70,5 @@ main().catch((error: unknown) => {
   process.stderr.write(
     `task-tracker: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
   )
-  process.exit(1)
+  void flushLogs().finally(() => process.exit(1))
 })

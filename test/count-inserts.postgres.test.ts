@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
-import { v7 as uuidv7 } from 'uuid'
+import { uuidv7 } from '../src/ids.ts'
 import { buildTestApp, registerAndLogin, type TestApp } from './helpers.ts'
 
 describe('counting new tasks (postgres)', () => {

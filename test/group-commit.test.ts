@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { sql, type Transaction } from 'kysely'
-import { v7 as uuidv7 } from 'uuid'
 import { configFrom } from '../src/config.ts'
 import { type Database, openDatabase, runInTransaction } from '../src/db/database.ts'
 import { GroupCommit } from '../src/db/group-commit.ts'
 import { migrateToLatest } from '../src/db/migrate.ts'
 import type { Schema } from '../src/db/schema.ts'
+import { uuidv7 } from '../src/ids.ts'
 
 describe('group commit (sqlite)', () => {
   let dir: string

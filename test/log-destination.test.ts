@@ -1,6 +1,7 @@
 // The service's stdout log destination (src/logging.ts, batchedStdout): lines are
 // written in batches, yet a line reaches stdout within LOG_FLUSH_MS while the
-// process idles, and lines logged just before the process exits are all written.
+// process idles, an idle process writes nothing, and lines logged just before the
+// process exits are all written (in order after flushLogs, as main.ts exits).
 // Each case runs a real child process and reads its stdout through a pipe.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -21,7 +22,7 @@ interface Output {
 function child(body: string): Promise<Output> {
   const script = `
     import pino from 'pino'
-    import { batchedStdout } from ${JSON.stringify(LOGGING)}
+    import { batchedStdout, flushLogs } from ${JSON.stringify(LOGGING)}
     const logger = pino({ level: 'info' }, batchedStdout())
     ${body}
   `
@@ -63,16 +64,57 @@ describe('batched stdout log destination', () => {
     assert.ok(waited < LOG_FLUSH_MS * 5, `the line took ${waited} ms to arrive`)
   })
 
-  it('loses no line logged just before process.exit', async () => {
-    const n = 500
+  it('writes every line, in order, when the process exits after flushLogs (as main.ts does)', async () => {
+    // Many lines at once: batches are in flight when the exit begins.
+    const n = 2000
     const { lines, code } = await child(`
       for (let i = 0; i < ${n}; i++) logger.info({ i }, 'line')
+      await flushLogs()
       process.exit(3)
     `)
     assert.equal(code, 3)
     assert.deepEqual(
       lines.map((l) => l.line.i),
       Array.from({ length: n }, (_, i) => i),
+    )
+  })
+
+  it('loses no line logged just before a bare process.exit', async () => {
+    const n = 500
+    const { lines, code } = await child(`
+      for (let i = 0; i < ${n}; i++) logger.info({ i }, 'line')
+      process.exit(3)
+    `)
+    assert.equal(code, 3)
+    // Every line arrives; a batch in flight at the exit may land after the rest (src/logging.ts).
+    assert.deepEqual(
+      lines.map((l) => l.line.i as number).sort((a, b) => a - b),
+      Array.from({ length: n }, (_, i) => i),
+    )
+  })
+
+  it('writes nothing while idle', async () => {
+    // One line, then quiet for several flush intervals. The child counts its writes to
+    // stdout (sonic-boom writes through fs.write) and reports them on a line of its own.
+    // The timer used to flush every LOG_FLUSH_MS, empty buffer or not (zero-byte writes).
+    const { lines, code } = await child(`
+      const fs = (await import('node:fs')).default
+      let writes = 0
+      const original = fs.write
+      fs.write = (fd, ...rest) => {
+        if (fd === 1) writes++
+        return original(fd, ...rest)
+      }
+      logger.info('only line')
+      setTimeout(() => {
+        fs.writeSync(1, JSON.stringify({ writes }) + '\\n')
+        process.exit(0)
+      }, ${LOG_FLUSH_MS * 5})
+    `)
+    assert.equal(code, 0)
+    assert.deepEqual(
+      lines.map((l) => l.line.msg ?? l.line),
+      ['only line', { writes: 1 }],
     )
   })
 

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Kysely, sql } from 'kysely'
-import { v7 as uuidv7 } from 'uuid'
 import { openPostgres, PREPARED_WRITE, statementName } from '../src/db/postgres.ts'
 import type { Schema } from '../src/db/schema.ts'
+import { uuidv7 } from '../src/ids.ts'
 import { buildTestApp, createTask, registerAndLogin, type TestApp, type TestUser } from './helpers.ts'
 
 describe('prepared statements after a migration (postgres)', () => {

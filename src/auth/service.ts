@@ -1,6 +1,5 @@
 // Registration, login (throttled, audited), refresh-token rotation with reuse
 // detection, logout and the current user. Knows no HTTP.
-
 import type { AuditLog } from '../audit/recorder.ts'
 import { type Database, type Executor, runInTransaction } from '../db/database.ts'
 import { isUniqueViolation } from '../db/errors.ts'
