@@ -152,16 +152,31 @@ export function highWaterRss(pid: number): number | undefined {
 /** Clock ticks per second of /proc's CPU times: 100 on every Linux Node supports (USER_HZ). */
 const TICKS_PER_SECOND = 100
 
-/** CPU seconds (user + system, every thread) a process has used, from /proc/<pid>/stat. */
-export function cpuSeconds(pid: number): number | undefined {
+/**
+ * A process's name and CPU times from /proc/<pid>/stat, in seconds: its own (user + system,
+ * every thread) and its ended children's. Undefined when it cannot be read (gone, not Linux).
+ */
+function procCpu(pid: number | string): { name: string; own: number; children: number } | undefined {
+  let stat: string
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   } catch {
     return undefined
   }
+  // The name (field 2, in parentheses) may hold spaces and parentheses: fields count from its last ')'.
+  const end = stat.lastIndexOf(')')
+  const fields = stat.slice(end + 2).split(' ')
+  const at = (i: number) => Number(fields[i]) / TICKS_PER_SECOND
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, end),
+    own: at(11) + at(12), // utime, stime
+    children: at(13) + at(14), // cutime, cstime
+  }
+}
+
+/** CPU seconds (user + system, every thread) a process has used. */
+export function cpuSeconds(pid: number): number | undefined {
+  return procCpu(pid)?.own
 }
 
 /**
@@ -173,27 +188,17 @@ export function cpuSeconds(pid: number): number | undefined {
  * visible (a remote server, or not Linux).
  */
 export function postgresCpuSeconds(): number | undefined {
-  let total = 0
-  let seen = false
   let entries: string[]
   try {
     entries = readdirSync('/proc')
   } catch {
     return undefined
   }
+  let total: number | undefined
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      if (!stat.startsWith(`${entry} (postgres) `)) continue
-      // utime, stime, then cutime and cstime: the CPU of its ended children.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      total +=
-        (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND
-      seen = true
-    } catch {
-      // the process ended between the listing and the read
-    }
+    const cpu = procCpu(entry) // undefined: the process ended between the listing and the read
+    if (cpu?.name === 'postgres') total = (total ?? 0) + cpu.own + cpu.children
   }
-  return seen ? total : undefined
+  return total
 }

@@ -1,6 +1,5 @@
 // The audit log's write side: services call it inside the transaction that makes
 // the change it records, so an audit row exists exactly when its change does.
-
 import type { Principal, RequestOrigin } from '../auth/scopes.ts'
 import type { Executor } from '../db/database.ts'
 import type { TaskEventType } from '../events/recorder.ts'

@@ -1,7 +1,6 @@
 // Personal API tokens: minted and revoked with a login session, shown once,
 // stored hashed, never wider than the owner's role. Resolving one is cached for
 // a few seconds (revocations on this instance apply at once, elsewhere within that).
-
 import type { AuditLog } from '../audit/recorder.ts'
 import { type Database, runInTransaction } from '../db/database.ts'
 import { forbidden, notFound, validationFailed } from '../errors.ts'

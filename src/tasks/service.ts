@@ -1,6 +1,5 @@
 // Task business rules: validation beyond the schema, ownership through the
 // policy module, preconditions, the transaction and the event row. Knows no HTTP.
-
 import { type AuditRecorder, noAuditRecorder } from '../audit/recorder.ts'
 import type { Principal } from '../auth/scopes.ts'
 import { ifMatchSatisfied } from '../conditional.ts'

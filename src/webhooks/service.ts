@@ -1,6 +1,5 @@
 // Webhook endpoint rules: URL checks (SSRF guard), ownership through the policy module,
 // secrets, deliveries and manual redelivery. Knows no HTTP.
-
 import type { Principal } from '../auth/scopes.ts'
 import type { Database } from '../db/database.ts'
 import { ApiError, notFound, validationFailed } from '../errors.ts'
