@@ -30,12 +30,22 @@ export function toSqlValue(value: unknown): SqlValue {
 const STATEMENT_CACHE_SIZE = 500
 
 /** node:sqlite's DatabaseSync shaped as Kysely's SqliteDatabase, with a prepared-statement cache. */
-class NodeSqliteDatabase implements SqliteDatabase {
+export class NodeSqliteDatabase implements SqliteDatabase {
   readonly #db: DatabaseSync
   readonly #statements = new Map<string, { stmt: StatementSync; reader: boolean }>()
 
   constructor(db: DatabaseSync) {
     this.#db = db
+  }
+
+  /**
+   * Runs a read-only statement at once, when no transaction is open on this connection; returns
+   * undefined when one is (a group-commit batch, see group-commit.ts), and the caller queues
+   * through Kysely as any other query. See Database.readNow for why and what it keeps.
+   */
+  readNow(sql: string, parameters: readonly unknown[]): unknown[] | undefined {
+    if (this.#db.isTransaction) return undefined
+    return this.prepare(sql).all(parameters) as unknown[]
   }
 
   close(): void {
@@ -88,6 +98,8 @@ class ImmediateSqliteDialect extends SqliteDialect {
 export interface OpenedSqlite {
   dialect: SqliteDialect
   raw: DatabaseSync
+  /** The same connection as Kysely's, for reads that need not queue (Database.readNow). */
+  connection: NodeSqliteDatabase
   /** The database file's path, for connections of its own (sqlite-reader.ts). */
   file: string
 }
@@ -106,5 +118,6 @@ export function openSqlite(dataDir: string, fileName = 'task-tracker.db'): Opene
     PRAGMA temp_store = MEMORY;
     PRAGMA cache_size = -16384;
   `)
-  return { dialect: new ImmediateSqliteDialect(new NodeSqliteDatabase(raw)), raw, file }
+  const connection = new NodeSqliteDatabase(raw)
+  return { dialect: new ImmediateSqliteDialect(connection), raw, connection, file }
 }

@@ -5,7 +5,7 @@ import { type CompiledQuery, type RawBuilder, sql } from 'kysely'
 import type { Engine, Executor } from '../db/database.ts'
 import type { ListPlan, Position, SortKey, TaskFilter } from './list-query.ts'
 import type { Task } from './model.ts'
-import { rankOf, TASK_COLUMNS, type TaskRow, toTask } from './repository.ts'
+import { type ReadNow, rankOf, TASK_COLUMNS, type TaskRow, toTask } from './repository.ts'
 
 /** Who is listing: decides which deleted tasks are visible. */
 export interface ListViewer {
@@ -321,12 +321,20 @@ const COMPILED_LISTS_MAX = 1000
 /** Database.readOffThread: where a search's count and page run when the engine offers it. */
 export type OffThreadRead = (queries: readonly CompiledQuery[]) => Promise<unknown[][]>
 
+/** Where a listing's queries may run besides `db`, when the engine offers it (Database). */
+export interface ListReads {
+  /** A search's count and page, off the main thread. */
+  offThread?: OffThreadRead
+  /** Every other listing's count and page, at once on the main connection. */
+  now?: ReadNow
+}
+
 export async function listTasks(
   db: Executor,
   engine: Engine,
   plan: ListPlan,
   viewer: ListViewer,
-  readOffThread?: OffThreadRead,
+  reads: ListReads = {},
 ): Promise<TaskPage> {
   const key = JSON.stringify([engine, viewer.userId, viewer.seesAllDeleted, plan])
   let compiled = compiledLists.get(key)
@@ -338,14 +346,19 @@ export async function listTasks(
     }
     compiledLists.set(key, compiled)
   }
-  return runList(db, compiled, readOffThread)
+  return runList(db, compiled, reads)
 }
 
 type CountRow = { total: number | string | null }
 type PageRow = TaskRow & Record<string, unknown>
 
-async function runList(db: Executor, c: CompiledList, readOffThread?: OffThreadRead): Promise<TaskPage> {
+async function runList(db: Executor, c: CompiledList, reads: ListReads): Promise<TaskPage> {
   if (c.kind === 'empty') return { items: [], total: 0, next: undefined }
+  const { offThread: readOffThread, now: readNow } = reads
+  // One query through `db`, unless the engine runs it at once (readNow answers undefined while
+  // a transaction holds the connection).
+  const read = async <R>(query: CompiledQuery<R>): Promise<R[]> =>
+    (readNow?.(query) as R[] | undefined) ?? (await db.executeQuery<R>(query)).rows
   let total: number
   let rows: PageRow[]
   if (c.search && readOffThread) {
@@ -358,18 +371,18 @@ async function runList(db: Executor, c: CompiledList, readOffThread?: OffThreadR
       rows = pageRows as PageRow[]
     }
   } else if (c.totalInPage && typeof c.count !== 'number') {
-    rows = (await db.executeQuery<PageRow & CountRow>(c.page)).rows
+    rows = await read(c.page as CompiledQuery<PageRow & CountRow>)
     const first = rows[0] as CountRow | undefined
     // An empty page has no row to carry the total (past the end, or nothing matches): count alone.
-    total = Number((first ?? (await db.executeQuery<CountRow>(c.count)).rows[0])?.total ?? 0)
+    total = Number((first ?? (await read(c.count as CompiledQuery<CountRow>))[0])?.total ?? 0)
   } else {
     total =
       typeof c.count === 'number'
         ? c.count
-        : Number((await db.executeQuery<CountRow>(c.count)).rows[0]?.total ?? 0)
+        : Number((await read(c.count as CompiledQuery<CountRow>))[0]?.total ?? 0)
     // Nothing matches: there is no page to read. Over a filter no index leads with in the page's
     // order (a priority, a due range), the page query would walk every task to find none.
-    rows = total === 0 ? [] : (await db.executeQuery<PageRow>(c.page)).rows
+    rows = total === 0 ? [] : await read(c.page as CompiledQuery<PageRow>)
   }
   const pageRows = rows.length > c.limit ? rows.slice(0, c.limit) : rows
   const last = pageRows[pageRows.length - 1]

@@ -179,13 +179,17 @@ const selectTaskById = (db: Executor, id: string) =>
  */
 const taskByIdSql = new WeakMap<Executor, string>()
 
-export async function findTaskById(db: Executor, id: string): Promise<Task | undefined> {
+/** Database.readNow: runs a read at once where the engine can, or answers undefined. */
+export type ReadNow = (query: CompiledQuery) => unknown[] | undefined
+
+export async function findTaskById(db: Executor, id: string, readNow?: ReadNow): Promise<Task | undefined> {
   let text = taskByIdSql.get(db)
   if (text === undefined) {
     text = selectTaskById(db, id).compile().sql
     taskByIdSql.set(db, text)
   }
-  const { rows } = await db.executeQuery<TaskRow>(CompiledQuery.raw(text, [id]))
+  const query = CompiledQuery.raw(text, [id])
+  const rows = (readNow?.(query) ?? (await db.executeQuery<TaskRow>(query)).rows) as TaskRow[]
   const row = rows[0]
   return row ? toTask(row) : undefined
 }

@@ -9,7 +9,7 @@ import type { EventRecorder } from '../events/recorder.ts'
 import { uuidv7 } from '../ids.ts'
 import type { Clock } from '../time.ts'
 import type { ListPlan } from './list-query.ts'
-import { listTasks, type OffThreadRead, type TaskPage } from './list-repository.ts'
+import { type ListReads, listTasks, type TaskPage } from './list-repository.ts'
 import {
   changedFields,
   normaliseTaskInput,
@@ -26,6 +26,7 @@ import {
   insertTask,
   postgresInsertTaskCtes,
   postgresUpdateTaskCtes,
+  type ReadNow,
   type TaskChange,
   updateTaskVersioned,
 } from './repository.ts'
@@ -48,7 +49,8 @@ export class TaskService {
   readonly #events: EventRecorder
   readonly #requireIfMatch: boolean
   readonly #audit: AuditRecorder
-  readonly #readOffThread: OffThreadRead | undefined
+  readonly #reads: ListReads
+  readonly #readNow: ReadNow | undefined
 
   constructor(deps: {
     database: Database
@@ -63,7 +65,8 @@ export class TaskService {
     this.#events = deps.events
     this.#requireIfMatch = deps.requireIfMatch
     this.#audit = deps.audit ?? noAuditRecorder
-    this.#readOffThread = deps.database.readOffThread?.bind(deps.database)
+    this.#readNow = deps.database.readNow?.bind(deps.database)
+    this.#reads = { offThread: deps.database.readOffThread?.bind(deps.database), now: this.#readNow }
   }
 
   /** Creates a task owned by the caller; `alsoInTransaction` lets the caller commit more with it (the idempotency record). */
@@ -99,7 +102,9 @@ export class TaskService {
   }
 
   async get(principal: Principal, id: string): Promise<Task> {
-    const task = UUID.test(id) ? await findTaskById(this.#database.db, id.toLowerCase()) : undefined
+    const task = UUID.test(id)
+      ? await findTaskById(this.#database.db, id.toLowerCase(), this.#readNow)
+      : undefined
     if (!task || task.deletedAt !== null || !canSee(principal, task)) throw notFound('Task')
     return task
   }
@@ -107,7 +112,7 @@ export class TaskService {
   list(principal: Principal, plan: ListPlan): Promise<TaskPage> {
     const { db, engine } = this.#database
     const viewer = { userId: principal.userId, seesAllDeleted: canSeeAllDeleted(principal) }
-    return listTasks(db, engine, plan, viewer, this.#readOffThread)
+    return listTasks(db, engine, plan, viewer, this.#reads)
   }
 
   async update(principal: Principal, id: string, input: TaskInput, pre: Preconditions): Promise<Task> {
