@@ -129,15 +129,27 @@ let stdoutDestination: Destination | undefined
 /** The process's one batched stdout destination (stdout is one per process, so is its buffer). */
 export function batchedStdout(): pino.DestinationStream {
   if (stdoutDestination) return stdoutDestination
-  const destination = pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES })
+  // Lines are handed over as bytes ('buffer' content mode). In its default text mode the
+  // destination appends each line to the string of the batch, then measures that whole string
+  // in bytes, which makes V8 copy it out flat: with a write in flight the batch grows to 16 KB,
+  // and each line cost ~8.5 KB of copying (V8's sampling heap profiler, a 312-byte request
+  // line). As bytes, a line is encoded once and the batch is joined once, when it is written:
+  // 3.6-4.0 -> 2.1-2.3 µs of CPU per request line (200,000 lines to /dev/null, three runs).
+  const destination = pino.destination({
+    dest: 1,
+    sync: false,
+    minLength: LOG_BATCH_BYTES,
+    contentMode: 'buffer',
+  })
   // Bytes handed to the destination and bytes it wrote ('write' reports each write's size):
   // the timer flushes only while some are still waiting.
   let handed = 0
   let written = 0
-  const write = destination.write.bind(destination)
+  const write = destination.write.bind(destination) as (data: string | Buffer) => boolean
   const counted = (data: string) => {
-    handed += Buffer.byteLength(data)
-    return write(data)
+    const bytes = Buffer.from(data)
+    handed += bytes.length
+    return write(bytes)
   }
   destination.write = counted
   destination.on('write', (n: number) => {
