@@ -32,9 +32,10 @@ function child(body: string): Promise<Output> {
   })
   const output: Output = { lines: [], chunks: 0, code: null }
   let rest = ''
-  proc.stdout.on('data', (chunk: Buffer) => {
+  proc.stdout.setEncoding('utf8') // a character split across two reads is decoded whole
+  proc.stdout.on('data', (chunk: string) => {
     output.chunks++
-    const parts = (rest + chunk.toString()).split('\n')
+    const parts = (rest + chunk).split('\n')
     rest = parts.pop() ?? ''
     for (const part of parts)
       output.lines.push({ at: Date.now(), line: JSON.parse(part) as Record<string, unknown> })
@@ -62,6 +63,27 @@ describe('batched stdout log destination', () => {
     const waited = lone.at - Number(lone.line.sent)
     // Written by the timer, not by the exit LOG_FLUSH_MS * 8 later (generous margin for a busy machine).
     assert.ok(waited < LOG_FLUSH_MS * 5, `the line took ${waited} ms to arrive`)
+  })
+
+  it('writes lines with non-ASCII text whole and in order, however the batches cut them', async () => {
+    // Lines are handed over as bytes: a batch is cut by byte count, and the timer writes a lone
+    // line only if it counts it as waiting.
+    const text = 'Ünïcödé ✓ 任务 🎉'
+    const n = 1500
+    const { lines, code } = await child(`
+      for (let i = 0; i < ${n}; i++) logger.info({ i, text: ${JSON.stringify(text)} }, 'line')
+      await flushLogs()
+      logger.info({ text: ${JSON.stringify(text)} }, 'lone')
+      setTimeout(() => process.exit(0), ${LOG_FLUSH_MS * 4})
+    `)
+    assert.equal(code, 0)
+    const batch = lines.filter((l) => l.line.msg === 'line')
+    assert.deepEqual(
+      batch.map((l) => l.line.i),
+      Array.from({ length: n }, (_, i) => i),
+    )
+    assert.ok(batch.every((l) => l.line.text === text))
+    assert.equal(lines.find((l) => l.line.msg === 'lone')?.line.text, text)
   })
 
   it('writes every line, in order, when the process exits after flushLogs (as main.ts does)', async () => {
