@@ -10,6 +10,9 @@ import { SqliteReader } from './sqlite-reader.ts'
 
 export type Engine = 'sqlite' | 'postgres'
 
+/** Database.readNow: runs a read at once where the engine can, or answers undefined. */
+export type ReadNow = (query: CompiledQuery) => unknown[] | undefined
+
 /** Anything a repository can run a query on: the database or an open transaction. */
 export type Executor = Kysely<Schema> | Transaction<Schema>
 
@@ -44,7 +47,7 @@ export interface Database {
    * batch holds a transaction open across its units, and while it does every read queues as
    * before. Absent (PostgreSQL): reads go through `db`.
    */
-  readNow?(query: CompiledQuery): unknown[] | undefined
+  readNow?: ReadNow
   /** Reads queued or running off the main thread, for /metrics (present with readOffThread). */
   offThreadPending?(): number
 }

@@ -2,10 +2,10 @@
 // COUNT over an index) and full-text search, compiled once per shape. Engine-specific SQL
 // (full-text search, the indexes a page is steered to) stays in this file.
 import { type CompiledQuery, type RawBuilder, sql } from 'kysely'
-import type { Engine, Executor } from '../db/database.ts'
+import type { Engine, Executor, ReadNow } from '../db/database.ts'
 import type { ListPlan, Position, SortKey, TaskFilter } from './list-query.ts'
 import type { Task } from './model.ts'
-import { type ReadNow, rankOf, TASK_COLUMNS, type TaskRow, toTask } from './repository.ts'
+import { rankOf, TASK_COLUMNS, type TaskRow, toTask } from './repository.ts'
 
 /** Who is listing: decides which deleted tasks are visible. */
 export interface ListViewer {

@@ -1,7 +1,7 @@
 // Task rows: insert, read, versioned update, purge. Engine-specific SQL (PostgreSQL's
 // one-statement insert) stays in this file; listings are in list-repository.ts.
 import { CompiledQuery, type RawBuilder, sql } from 'kysely'
-import type { Engine, Executor } from '../db/database.ts'
+import type { Engine, Executor, ReadNow } from '../db/database.ts'
 import { toIso, toIsoOrNull } from '../time.ts'
 import type { Priority, Task, TaskInput } from './model.ts'
 import { PRIORITIES } from './schemas.ts'
@@ -178,9 +178,6 @@ const selectTaskById = (db: Executor, id: string) =>
  * the handle (the Kysely instance; a transaction is a new handle and simply compiles).
  */
 const taskByIdSql = new WeakMap<Executor, string>()
-
-/** Database.readNow: runs a read at once where the engine can, or answers undefined. */
-export type ReadNow = (query: CompiledQuery) => unknown[] | undefined
 
 export async function findTaskById(db: Executor, id: string, readNow?: ReadNow): Promise<Task | undefined> {
   let text = taskByIdSql.get(db)

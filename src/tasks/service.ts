@@ -3,7 +3,7 @@
 import { type AuditRecorder, noAuditRecorder } from '../audit/recorder.ts'
 import type { Principal } from '../auth/scopes.ts'
 import { ifMatchSatisfied } from '../conditional.ts'
-import { type Database, type Executor, runInTransaction } from '../db/database.ts'
+import { type Database, type Executor, type ReadNow, runInTransaction } from '../db/database.ts'
 import { ApiError, forbidden, notFound, preconditionFailed } from '../errors.ts'
 import type { EventRecorder } from '../events/recorder.ts'
 import { uuidv7 } from '../ids.ts'
@@ -26,7 +26,6 @@ import {
   insertTask,
   postgresInsertTaskCtes,
   postgresUpdateTaskCtes,
-  type ReadNow,
   type TaskChange,
   updateTaskVersioned,
 } from './repository.ts'
