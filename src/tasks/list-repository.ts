@@ -357,8 +357,8 @@ async function runList(db: Executor, c: CompiledList, reads: ListReads): Promise
   const { offThread: readOffThread, now: readNow } = reads
   // One query through `db`, unless the engine runs it at once (readNow answers undefined while
   // a transaction holds the connection).
-  const read = async <R>(query: CompiledQuery<R>): Promise<R[]> =>
-    (readNow?.(query) as R[] | undefined) ?? (await db.executeQuery<R>(query)).rows
+  const read = async <R>(query: CompiledQuery): Promise<R[]> =>
+    (readNow?.(query) ?? (await db.executeQuery(query)).rows) as R[]
   let total: number
   let rows: PageRow[]
   if (c.search && readOffThread) {
@@ -371,18 +371,15 @@ async function runList(db: Executor, c: CompiledList, reads: ListReads): Promise
       rows = pageRows as PageRow[]
     }
   } else if (c.totalInPage && typeof c.count !== 'number') {
-    rows = await read(c.page as CompiledQuery<PageRow & CountRow>)
+    rows = await read<PageRow & CountRow>(c.page)
     const first = rows[0] as CountRow | undefined
     // An empty page has no row to carry the total (past the end, or nothing matches): count alone.
-    total = Number((first ?? (await read(c.count as CompiledQuery<CountRow>))[0])?.total ?? 0)
+    total = Number((first ?? (await read<CountRow>(c.count))[0])?.total ?? 0)
   } else {
-    total =
-      typeof c.count === 'number'
-        ? c.count
-        : Number((await read(c.count as CompiledQuery<CountRow>))[0]?.total ?? 0)
+    total = typeof c.count === 'number' ? c.count : Number((await read<CountRow>(c.count))[0]?.total ?? 0)
     // Nothing matches: there is no page to read. Over a filter no index leads with in the page's
     // order (a priority, a due range), the page query would walk every task to find none.
-    rows = total === 0 ? [] : await read(c.page as CompiledQuery<PageRow>)
+    rows = total === 0 ? [] : await read<PageRow>(c.page)
   }
   const pageRows = rows.length > c.limit ? rows.slice(0, c.limit) : rows
   const last = pageRows[pageRows.length - 1]
