@@ -1,7 +1,10 @@
 // The optional Redis connection (REDIS_URL): shared rate-limit counters and
 // wake-ups across instances. Redis is never required for correctness: when it
 // is down, commands fail fast (no offline queue) and callers fall back locally.
-import { Redis } from 'ioredis'
+import { createRequire } from 'node:module'
+import type { Redis } from 'ioredis'
+
+const require = createRequire(import.meta.url)
 
 export interface RedisSettings {
   url: string
@@ -15,6 +18,8 @@ export interface RedisSettings {
 const MAX_RECONNECT_DELAY_MS = 2000
 
 export function openRedis(settings: RedisSettings): Redis {
+  // Loaded here, on first use: a service without REDIS_URL never loads ioredis (2 MB of heap).
+  const { Redis } = require('ioredis') as typeof import('ioredis')
   const client = new Redis(settings.url, {
     keyPrefix: settings.keyPrefix,
     lazyConnect: true,

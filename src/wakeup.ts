@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
-import pg from 'pg'
+import type pg from 'pg'
+import { loadPg } from './db/postgres.ts'
 
 export interface Wakeups {
   /** Wakes every subscriber of `channel`, on this instance and on every other one. Never throws. */
@@ -164,7 +165,7 @@ class PostgresWakeups extends LocalWakeups {
     const live = this.#client
     const temporary = live
       ? undefined
-      : new pg.Client({ connectionString: this.#url, connectionTimeoutMillis: 2000 })
+      : new (loadPg().Client)({ connectionString: this.#url, connectionTimeoutMillis: 2000 })
     temporary?.on('error', () => {})
     try {
       if (temporary) await temporary.connect()
@@ -202,7 +203,7 @@ class PostgresWakeups extends LocalWakeups {
   async #connect(): Promise<void> {
     if (this.#closed) return
     this.#connecting = true
-    const client = new pg.Client({ connectionString: this.#url, connectionTimeoutMillis: 2000 })
+    const client = new (loadPg().Client)({ connectionString: this.#url, connectionTimeoutMillis: 2000 })
     const lost = (err?: unknown) => {
       if (this.#client === client) this.#client = undefined
       client.removeAllListeners('end')

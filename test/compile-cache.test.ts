@@ -3,7 +3,9 @@
 // loads Node's TypeScript stripper (13–28 MB resident for the life of the process).
 // Node reports each cache read when NODE_DEBUG_NATIVE=COMPILE_CACHE is set; the test
 // reads those lines. The cache directory is the test's own (NODE_COMPILE_CACHE), but
-// for the last test, which checks where start.js keeps it by default.
+// for the test that checks where start.js keeps it by default. The same lines name
+// every module a start compiles, which the last test reads to check that a service on
+// SQLite loads no PostgreSQL or Redis driver (src/db/postgres.ts, src/redis.ts).
 import assert from 'node:assert/strict'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -101,5 +103,17 @@ describe('compile cache (src/start.js)', () => {
     const server = await start(dir)
     assert.equal(await server.stop(), 0)
     assert.match(server.log(), /reading cache from \S*\/node_modules\/\.cache\/task-tracker-compile\//)
+  })
+
+  it('loads neither pg nor ioredis in a service on SQLite without REDIS_URL', async () => {
+    const server = await start(dir, cache)
+    assert.equal(await server.stop(), 0)
+    // Every module the process compiled is named in the cache's debug lines, packages too.
+    const packages = new Set(
+      [...server.log().matchAll(/\/node_modules\/((?:@[^/\s]+\/)?[^/\s]+)\//g)].map((m) => m[1]),
+    )
+    assert.ok(packages.has('kysely') && packages.has('fastify'), `packages seen: ${[...packages].join(', ')}`)
+    assert.ok(!packages.has('pg'), 'pg is loaded only with DATABASE_URL')
+    assert.ok(!packages.has('ioredis'), 'ioredis is loaded only with REDIS_URL')
   })
 })

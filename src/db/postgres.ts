@@ -1,8 +1,21 @@
 // Server engine: PostgreSQL through a `pg` pool with bounded waits, so a
 // database outage turns into fast 503s instead of hung requests.
+import { createRequire } from 'node:module'
 import { PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely'
-import pg from 'pg'
+import type pg from 'pg'
 import { DatabaseUnavailableError } from './errors.ts'
+
+const require = createRequire(import.meta.url)
+let pgModule: typeof pg | undefined
+/**
+ * The `pg` driver, loaded on first use: a service on SQLite never opens a PostgreSQL connection,
+ * and loading pg cost it 3 MB of heap and its code for nothing. Synchronous (pg is CommonJS), so
+ * the functions that open connections stay synchronous too.
+ */
+export function loadPg(): typeof pg {
+  pgModule ??= require('pg') as typeof pg
+  return pgModule
+}
 
 export interface PostgresSettings {
   url: string
@@ -19,7 +32,7 @@ export interface PostgresSettings {
  * place that knows where they came from, lets the error handler classify by code.
  */
 function tagTransportFailure(error: unknown): unknown {
-  if (error instanceof pg.DatabaseError) return error
+  if (error instanceof loadPg().DatabaseError) return error
   if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string') return error
   return new DatabaseUnavailableError(error)
 }
@@ -108,7 +121,7 @@ function taggingPool(pool: pg.Pool): PostgresPool {
             }
             const named = client.query({ name, text: text as string, values: values as unknown[] })
             return named.catch((error: unknown) => {
-              if (!(error instanceof pg.DatabaseError) || !STALE_PREPARED.has(error.code ?? ''))
+              if (!(error instanceof loadPg().DatabaseError) || !STALE_PREPARED.has(error.code ?? ''))
                 throw tagTransportFailure(error)
               // Prepared before a migration changed what it reads or writes: this connection stops
               // using the name and the statement runs again, planned afresh. Inside a transaction
@@ -132,7 +145,6 @@ function taggingPool(pool: pg.Pool): PostgresPool {
 const TIMESTAMPTZ_OID = 1184
 /** timestamptz as PostgreSQL writes it in a UTC session: `2026-12-04 11:49:54.812+00`, fraction optional. */
 const UTC_TIMESTAMP = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/
-const parseTimestamptz = pg.types.getTypeParser(TIMESTAMPTZ_OID, 'text')
 
 /**
  * timestamptz read as the service's own time text (RFC 3339 UTC with milliseconds, see
@@ -144,7 +156,7 @@ const parseTimestamptz = pg.types.getTypeParser(TIMESTAMPTZ_OID, 'text')
  */
 export function timestamptzText(text: string): string | Date {
   const m = UTC_TIMESTAMP.exec(text)
-  if (m === null) return parseTimestamptz(text) as Date
+  if (m === null) return loadPg().types.getTypeParser(TIMESTAMPTZ_OID, 'text')(text) as Date
   const fraction = m[3] ?? ''
   return `${m[1]}T${m[2]}.${fraction.length >= 3 ? fraction.slice(0, 3) : fraction.padEnd(3, '0')}Z`
 }
@@ -154,11 +166,11 @@ const serviceTypes = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === TIMESTAMPTZ_OID && format !== 'binary'
       ? timestamptzText
-      : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+      : loadPg().types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
 }
 
 export function openPostgres(settings: PostgresSettings): { dialect: PostgresDialect; pool: pg.Pool } {
-  const pool = new pg.Pool({
+  const pool = new (loadPg().Pool)({
     connectionString: settings.url,
     max: settings.poolMax,
     connectionTimeoutMillis: settings.connectTimeoutMs,

@@ -2,7 +2,8 @@
 // "look at the table": the table is the truth, and readers also poll slowly, so a lost
 // notification delays an event, never loses it.
 import type { FastifyBaseLogger } from 'fastify'
-import pg from 'pg'
+import type pg from 'pg'
+import { loadPg } from '../db/postgres.ts'
 
 /** The PostgreSQL NOTIFY channel; the payload is the schema, so deployments sharing a database ignore each other. */
 export const EVENTS_CHANNEL = 'task_tracker_events'
@@ -47,7 +48,7 @@ export function postgresEventSignal(url: string, log: FastifyBaseLogger): EventS
 
   const connect = async () => {
     if (closed) return
-    const c = new pg.Client({ connectionString: url, application_name: 'task-tracker-events' })
+    const c = new (loadPg().Client)({ connectionString: url, application_name: 'task-tracker-events' })
     c.on('error', () => {}) // 'end' below handles the reconnect
     try {
       await c.connect()
