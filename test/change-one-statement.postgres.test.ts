@@ -1,6 +1,6 @@
 // PostgreSQL changes a task (PATCH, DELETE, restore) in two round trips: it reads the task
-// without a lock, then makes the versioned UPDATE, its tag rows, its event, its deliveries and
-// the notification in one statement (src/tasks/service.ts #changeInOneStatement). These tests run
+// without a lock, then makes the versioned UPDATE, its tag rows, its event and its deliveries
+// in one statement (src/tasks/service.ts #changeInOneStatement). These tests run
 // the service's own code on a connection with a query log and check what it sent, what it left
 // in the database, and what happens when another writer changes the task between the two.
 import assert from 'node:assert/strict'
@@ -12,6 +12,7 @@ import { openPostgres, statementName } from '../src/db/postgres.ts'
 import type { Schema } from '../src/db/schema.ts'
 import { ApiError } from '../src/errors.ts'
 import { OutboxRecorder } from '../src/events/outbox.ts'
+import { localEventSignal } from '../src/events/signal.ts'
 import type { Task } from '../src/tasks/model.ts'
 import { TaskService } from '../src/tasks/service.ts'
 import { systemClock } from '../src/time.ts'
@@ -32,7 +33,7 @@ function serviceOn(db: Kysely<Schema>, audit?: AuditRecorder): TaskService {
     events: new OutboxRecorder({
       engine: 'postgres',
       clock: () => new Date(),
-      signal: { wake() {} } as never,
+      signal: localEventSignal(),
     }),
     requireIfMatch: false,
     ...(audit ? { audit } : {}),

@@ -1,4 +1,4 @@
-// PostgreSQL creates a task in one statement (task, tags, event, deliveries, notification;
+// PostgreSQL creates a task in one statement (task, tags, event, deliveries;
 // src/events/outbox.ts recordTaskEventWith): every part is there after a 201, each subscribed
 // webhook gets one delivery whose id is a UUIDv7 in webhook order and later than any made
 // before, a statement that fails in one part leaves nothing, and a create with an Idempotency-Key still commits
@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
 import { OutboxRecorder } from '../src/events/outbox.ts'
+import { localEventSignal } from '../src/events/signal.ts'
 import { uuidv7 } from '../src/ids.ts'
 import type { Task } from '../src/tasks/model.ts'
 import { postgresInsertTaskCtes } from '../src/tasks/repository.ts'
@@ -99,7 +100,7 @@ describe('one-statement create (postgres)', () => {
     const recorder = new OutboxRecorder({
       engine: 'postgres',
       clock: () => new Date(),
-      signal: { wake() {} } as never,
+      signal: localEventSignal(),
     })
     const now = new Date().toISOString()
     // An owner that does not exist: the task row breaks its foreign key, at the end of the statement.

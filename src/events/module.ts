@@ -51,8 +51,8 @@ export function createEventsModule(deps: {
       : localEventSignal()
   app.addHook('onReady', () => signal.start())
   // With REDIS_URL, events fan out through Redis pub/sub too: a writer publishes after commit,
-  // every instance's readers wake. PostgreSQL's in-transaction NOTIFY stays as well (it can
-  // never wake a reader before the commit), and readers poll: a lost wake-up only delays.
+  // every instance's readers wake. PostgreSQL's NOTIFY after commit (EventSignal.committed)
+  // stays as well, and readers poll: a lost wake-up only delays.
   let publishAfterCommit: (() => void) | undefined
   if (wakeups.transport === 'redis') {
     wakeups.subscribe(EVENTS_WAKEUP_CHANNEL, () => signal.wake())

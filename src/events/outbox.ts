@@ -13,7 +13,7 @@ import {
 } from '../webhooks/queue-repository.ts'
 import type { EventRecorder, TaskEventType } from './recorder.ts'
 import { insertEvent } from './repository.ts'
-import { EVENTS_CHANNEL, type EventSignal } from './signal.ts'
+import type { EventSignal } from './signal.ts'
 
 /**
  * Why fan out here rather than in the dispatcher: a dispatcher tailing the events table would
@@ -35,8 +35,15 @@ export class OutboxRecorder implements EventRecorder {
     this.#publishAfterCommit = deps.publishAfterCommit
   }
 
-  /** With Redis, other instances are woken through pub/sub once the change is visible. */
+  /**
+   * Once the change is visible: on PostgreSQL, wakes this instance's readers and announces the
+   * change to the other instances (EventSignal.committed); with Redis, through pub/sub too.
+   */
   afterCommit(): void {
+    if (this.#engine === 'postgres') {
+      this.#signal.wake()
+      this.#signal.committed()
+    }
     this.#publishAfterCommit?.()
   }
 
@@ -59,7 +66,8 @@ export class OutboxRecorder implements EventRecorder {
 
   /**
    * PostgreSQL: `change`, its event row, one pending delivery per subscribed webhook
-   * (postgresPendingDeliveries) and the notification in one statement, atomic by itself. A
+   * (postgresPendingDeliveries) in one statement, atomic by itself (announced to other instances
+   * after the commit: afterCommit). A
    * create was four round trips (BEGIN, task and tags, event, COMMIT) and is one: 1.22× the
    * creates per second (bench, alternated). A change to a task (update, delete, restore) is
    * the versioned UPDATE gated by `gate` (TaskService reads the task first, without a lock):
@@ -91,16 +99,14 @@ export class OutboxRecorder implements EventRecorder {
         RETURNING id
       ),
       ${postgresPendingDeliveries('event_row', type, now)}
-      SELECT pg_notify(${EVENTS_CHANNEL}, current_schema()) AS notified FROM event_row`.execute(db)
+      SELECT id FROM event_row`.execute(db)
     return rows.length > 0
   }
 
   /**
    * PostgreSQL: the event row, the webhooks subscribed to its type (read in the same statement,
-   * as the separate SELECT read them) and the notification in one round trip instead of three;
-   * every statement of a write transaction is a round trip to the server, and these were three
-   * of the seven of a create. The notification is delivered at commit, to every instance, and
-   * dropped on rollback.
+   * as the separate SELECT read them) in one round trip instead of two; every statement of a
+   * write transaction is a round trip to the server. The change is announced by afterCommit.
    */
   async #insertPostgres(
     trx: Executor,
@@ -111,8 +117,7 @@ export class OutboxRecorder implements EventRecorder {
       VALUES (${row.type}, ${row.taskId}, ${row.ownerId}, ${row.payload}, ${row.createdAt})
       RETURNING id,
         (SELECT array_agg(w.id::text ORDER BY w.id) FROM webhooks w
-          WHERE w.enabled AND w.events::jsonb ? ${row.type}) AS webhook_ids,
-        pg_notify(${EVENTS_CHANNEL}, current_schema()) AS notified`.execute(trx)
+          WHERE w.enabled AND w.events::jsonb ? ${row.type}) AS webhook_ids`.execute(trx)
     const inserted = rows[0]
     if (!inserted) throw new Error('inserting the event returned no row')
     return { eventId: Number(inserted.id), webhookIds: inserted.webhook_ids ?? [] }

@@ -231,7 +231,7 @@ export class TaskService {
 
   /**
    * PostgreSQL, first attempt: read without a lock, then one statement (the versioned UPDATE,
-   * the tag rows that change, the event, its deliveries and the notification), atomic by
+   * the tag rows that change, the event and its deliveries), atomic by
    * itself: two round trips where the locked path takes five or more (BEGIN, SELECT … FOR
    * UPDATE, UPDATE, tag rows, event, COMMIT). A change that writes an audit row (an admin's, to
    * someone else's task) runs in a transaction for it; there too the versioned UPDATE refuses a
