@@ -63,11 +63,13 @@ describe('announcing changes to other instances (postgres)', () => {
     const started = performance.now()
     const burst = await Promise.all(Array.from({ length: creates }, () => createTask(t.app, user)))
     await waitFor(() => reached(burst.map((task) => task.id)), 'the whole burst on the other instance', 5_000)
-    // The sending rule over the whole burst: one at its start, then at most one per spacing.
+    // The sending rule over the whole burst: one at its start, then at most one per spacing (plus
+    // the single create's, should it arrive late). One NOTIFY per create breaks it unless the
+    // creates are more than a spacing apart, which 60 at once on a pool of 10 are not.
     const window = performance.now() - started
     const bound = Math.floor(window / NOTIFY_SPACING_MS) + 2
     assert.ok(
-      notifies >= 1 && notifies <= Math.min(bound, creates - 1),
+      notifies >= 1 && notifies <= bound,
       `${notifies} NOTIFYs for ${creates} creates in ${Math.round(window)} ms`,
     )
   })
