@@ -36,14 +36,11 @@ export class OutboxRecorder implements EventRecorder {
   }
 
   /**
-   * Once the change is visible: on PostgreSQL, wakes this instance's readers and announces the
-   * change to the other instances (EventSignal.committed); with Redis, through pub/sub too.
+   * Once the change is visible: the signal wakes whoever recording it did not (EventSignal
+   * .committed); with Redis, other instances are woken through pub/sub too.
    */
   afterCommit(): void {
-    if (this.#engine === 'postgres') {
-      this.#signal.wake()
-      this.#signal.committed()
-    }
+    this.#signal.committed()
     this.#publishAfterCommit?.()
   }
 

@@ -11,8 +11,9 @@ export const EVENTS_CHANNEL = 'task_tracker_events'
 export interface EventSignal {
   wake(): void
   /**
-   * A change recorded on this instance has committed: tell the readers on other instances
-   * (PostgreSQL; a no-op in process). Readers on this instance are woken with `wake`.
+   * A change recorded on this instance has committed. PostgreSQL: wakes this instance's readers
+   * and announces the change to the other instances. In process, a no-op: the recorder woke the
+   * readers inside the transaction (they queue behind it on SQLite's one connection).
    */
   committed(): void
   /** Calls `listener` on every wake-up; returns the unsubscribe function. */
@@ -74,6 +75,7 @@ export function postgresEventSignal(url: string, log: FastifyBaseLogger): EventS
     client?.query('SELECT pg_notify($1, current_schema())', [EVENTS_CHANNEL]).catch(() => {})
   }
   const committed = () => {
+    local.wake()
     if (closed || notifyTimer) return // one is due: it covers this commit too
     const wait = lastNotify + NOTIFY_SPACING_MS - performance.now()
     if (wait <= 0) notify()
