@@ -4,7 +4,7 @@
 // attempt after the lease expires, with the same webhook-id so receivers can deduplicate.
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Database } from '../db/database.ts'
+import { type Database, runInTransaction } from '../db/database.ts'
 import type { EventSignal } from '../events/signal.ts'
 import type { Clock } from '../time.ts'
 import type { DeliveryJob } from './model.ts'
@@ -106,6 +106,12 @@ export function startDispatcher(deps: {
     else await recordOutcome(job, attempts, result)
   }
 
+  /**
+   * Records an attempt's outcome and what it means for the endpoint (its failure count, or
+   * disabling it) in one transaction, and only while the lease is still ours: a reader never
+   * sees a delivery failed with its endpoint's count not yet raised, and an instance whose
+   * lease was taken over counts nothing (the instance that took it counts its own attempt).
+   */
   async function recordOutcome(
     job: DeliveryJob,
     attempts: number,
@@ -116,23 +122,23 @@ export function startDispatcher(deps: {
     const status = result.kind === 'response' ? result.status : null
     const error = result.kind === 'error' ? result.error : null
     if (status !== null && status >= 200 && status < 300) {
-      await recordAttempt(database.db, {
-        id: job.id,
-        instanceId,
-        status: 'succeeded',
-        attempts,
-        nextAttemptAt: null,
-        responseStatus: status,
-        error: null,
-        now: nowIso,
+      await runInTransaction(database, async (trx) => {
+        const recorded = await recordAttempt(trx, {
+          id: job.id,
+          instanceId,
+          status: 'succeeded',
+          attempts,
+          nextAttemptAt: null,
+          responseStatus: status,
+          error: null,
+          now: nowIso,
+        })
+        if (recorded && job.endpointFailures > 0) await resetEndpointFailures(trx, job.webhookId)
       })
-      if (job.endpointFailures > 0) await resetEndpointFailures(database.db, job.webhookId)
       return
     }
     let retryIn: number | undefined
-    if (status === 410) {
-      await disableEndpoint(database.db, job.webhookId, 'the endpoint answered 410 Gone', nowIso)
-    } else if (attempts <= settings.schedule.length) {
+    if (status !== 410 && attempts <= settings.schedule.length) {
       const honoured =
         status === 429 || (status !== null && status >= 500)
           ? retryAfterMs(result.kind === 'response' ? result.retryAfter : undefined, now.getTime())
@@ -140,28 +146,27 @@ export function startDispatcher(deps: {
       retryIn = honoured ?? withJitter(settings.schedule[attempts - 1]!)
     }
     const failedForGood = retryIn === undefined
-    await recordAttempt(database.db, {
-      id: job.id,
-      instanceId,
-      status: failedForGood ? 'failed' : 'pending',
-      attempts,
-      nextAttemptAt: failedForGood ? null : new Date(now.getTime() + retryIn!).toISOString(),
-      responseStatus: status,
-      error:
-        error ??
-        (status !== null && status >= 300 && status < 400 ? `redirect (${status}) not followed` : null),
-      now: nowIso,
+    const disabled = await runInTransaction(database, async (trx) => {
+      const recorded = await recordAttempt(trx, {
+        id: job.id,
+        instanceId,
+        status: failedForGood ? 'failed' : 'pending',
+        attempts,
+        nextAttemptAt: failedForGood ? null : new Date(now.getTime() + retryIn!).toISOString(),
+        responseStatus: status,
+        error:
+          error ??
+          (status !== null && status >= 300 && status < 400 ? `redirect (${status}) not followed` : null),
+        now: nowIso,
+      })
+      if (!recorded) return false
+      if (status === 410) {
+        await disableEndpoint(trx, job.webhookId, 'the endpoint answered 410 Gone', nowIso)
+        return false
+      }
+      return countEndpointFailure(trx, job.webhookId, settings.disableAfterFailures, nowIso)
     })
-    if (status !== 410) {
-      const disabled = await countEndpointFailure(
-        database.db,
-        job.webhookId,
-        settings.disableAfterFailures,
-        nowIso,
-      )
-      if (disabled)
-        log.warn({ webhookId: job.webhookId }, 'webhook endpoint disabled after repeated failures')
-    }
+    if (disabled) log.warn({ webhookId: job.webhookId }, 'webhook endpoint disabled after repeated failures')
   }
 
   function track(job: DeliveryJob): void {
