@@ -1,6 +1,6 @@
 // The storage seam: opens the configured engine and hands out one Kysely
 // instance typed by Schema. Services and repositories only see `Database`.
-import { type CompiledQuery, Kysely, type Transaction } from 'kysely'
+import { type CompiledQuery, Kysely, type RawBuilder, sql, type Transaction } from 'kysely'
 import type { Config } from '../config.ts'
 import { GroupCommit } from './group-commit.ts'
 import { openPostgres } from './postgres.ts'
@@ -9,6 +9,20 @@ import { openSqlite } from './sqlite.ts'
 import { SqliteReader } from './sqlite-reader.ts'
 
 export type Engine = 'sqlite' | 'postgres'
+
+/**
+ * A query's LIMIT: a literal on SQLite, a parameter on PostgreSQL. SQLite (3.47 and later) reads
+ * a bound LIMIT's value while planning, and so marks the statement to be prepared again each
+ * time that parameter is bound: every run of a cached statement was parsed and planned anew.
+ * On the bench data a status-filtered page of tasks took 89–106 µs with `LIMIT ?` and 62–74 µs
+ * with the literal (node:sqlite, 4,000 runs each, alternated three times), and the service's
+ * lists cost 21% less CPU (bench rig, four alternated rounds). A literal costs one cached
+ * statement per limit in use; a bound OFFSET is not planned on, so it stays a parameter.
+ */
+export function limitSql(engine: Engine, limit: number): RawBuilder<number> {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new Error(`not a row limit: ${limit}`)
+  return engine === 'sqlite' ? sql.lit(limit) : sql<number>`${limit}`
+}
 
 /** Database.readNow: runs a read at once where the engine can, or answers undefined. */
 export type ReadNow = (query: CompiledQuery) => unknown[] | undefined

@@ -1,7 +1,7 @@
 // Data access for the outbox: writing event rows, reading them in commit order, retention.
 // Positions hide the engine difference: SQLite orders by id, PostgreSQL by (xid, id).
 import { sql } from 'kysely'
-import type { Engine, Executor } from '../db/database.ts'
+import { type Engine, type Executor, limitSql } from '../db/database.ts'
 
 /** Where a reader stands in the event log. `xid` is the writing transaction (PostgreSQL only). */
 export interface EventPosition {
@@ -57,7 +57,7 @@ export async function readEventsAfter(
       .select(['id', 'type', 'payload'])
       .where('id', '>', after.id)
       .orderBy('id')
-      .limit(limit)
+      .limit(limitSql(engine, limit))
       .execute()
     return rows.map((r) => ({ id: Number(r.id), xid: '0', type: r.type, payload: r.payload }))
   }

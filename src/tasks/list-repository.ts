@@ -2,7 +2,7 @@
 // COUNT over an index) and full-text search, compiled once per shape. Engine-specific SQL
 // (full-text search, the indexes a page is steered to) stays in this file.
 import { type CompiledQuery, type RawBuilder, sql } from 'kysely'
-import type { Engine, Executor, ReadNow } from '../db/database.ts'
+import { type Engine, type Executor, limitSql, type ReadNow } from '../db/database.ts'
 import type { ListPlan, Position, SortKey, TaskFilter } from './list-query.ts'
 import type { Task } from './model.ts'
 import { rankOf, TASK_COLUMNS, type TaskRow, toTask } from './repository.ts'
@@ -391,23 +391,9 @@ async function runList(db: Executor, c: CompiledList, reads: ListReads): Promise
   return { items: pageRows.map(toTask), total, next }
 }
 
-/**
- * A page's LIMIT: a literal on SQLite, a parameter on PostgreSQL. SQLite (3.47 and later) reads
- * a bound LIMIT's value while planning, and so marks the statement to be prepared again each
- * time that parameter is bound: every run of a cached page query was parsed and planned anew.
- * On the bench data a status-filtered page took 89–106 µs with `LIMIT ?` and 62–74 µs with the
- * literal (node:sqlite, 4,000 runs each, alternated three times); in the service's CPU profile of
- * lists the re-preparing was a quarter of the statements' time. A literal costs one cached
- * statement per page size in use (2–101); a bound OFFSET is not planned on, so it stays bound.
- */
-function limitSql(engine: Engine, fetch: number): RawBuilder<unknown> {
-  if (!Number.isSafeInteger(fetch) || fetch < 1) throw new Error(`not a page size: ${fetch}`)
-  return engine === 'sqlite' ? sql.lit(fetch) : sql`${fetch}`
-}
-
 function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListViewer): CompiledList {
   const columns = sql.join(TASK_COLUMNS.map((c) => sql.ref(c)))
-  const fetch = limitSql(engine, plan.limit + 1)
+  const fetch = limitSql(engine, plan.limit + 1) // a literal on SQLite: see limitSql
   const offsetStart = plan.position && 'offset' in plan.position ? plan.position.offset : plan.offset
   const byStatusIndex = readsByStatusIndex(engine, plan)
   const byTagIndex = readsByTagIndex(plan)

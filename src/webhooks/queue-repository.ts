@@ -1,7 +1,7 @@
 // The delivery queue: fan-out rows written with each event, the dispatcher's lease-based claim,
 // attempt outcomes and endpoint health (the engine-specific locking SQL lives here).
 import { type RawBuilder, sql } from 'kysely'
-import type { Engine, Executor } from '../db/database.ts'
+import { type Engine, type Executor, limitSql } from '../db/database.ts'
 import { uuidv7 } from '../ids.ts'
 import { toIso } from '../time.ts'
 import type { DeliveryJob } from './model.ts'
@@ -88,7 +88,7 @@ export async function claimDueDeliveries(
     UPDATE webhook_deliveries SET lease_until = ${c.leaseUntil}, leased_by = ${c.instanceId}
     WHERE id IN (
       SELECT d.id FROM webhook_deliveries d WHERE ${due}
-      ORDER BY d.next_attempt_at LIMIT ${c.limit} ${lock}
+      ORDER BY d.next_attempt_at LIMIT ${limitSql(engine, c.limit)} ${lock}
     )
     RETURNING id`.execute(db)
   return rows.map((r) => String(r.id))
