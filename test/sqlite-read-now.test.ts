@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test'
 import { CompiledQuery } from 'kysely'
 import type { Principal } from '../src/auth/scopes.ts'
 import { configFrom } from '../src/config.ts'
-import { type Database, openDatabase, runInTransaction } from '../src/db/database.ts'
+import { type Database, openDatabase, rowValues, runInTransaction } from '../src/db/database.ts'
 import { migrateToLatest } from '../src/db/migrate.ts'
 import { ApiError } from '../src/errors.ts'
 import { noEventRecorder } from '../src/events/recorder.ts'
@@ -91,12 +91,13 @@ describe('reads at once on SQLite (readNow)', () => {
     }
   }
 
-  it('answers at once, with the rows Kysely would return, when no transaction is open', async () => {
+  it('answers at once, with the rows Kysely would return as values, when no transaction is open', async () => {
     assert.ok(database.readNow, 'the SQLite database offers readNow')
     const task = newTask('committed')
     await runInTransaction(database, (trx) => insertTask(trx, 'sqlite', task))
     const query = CompiledQuery.raw('SELECT id, title FROM tasks WHERE id = ?', [task.id])
-    assert.deepEqual(database.readNow(query), (await database.db.executeQuery(query)).rows)
+    assert.deepEqual(database.readNow(query), [[task.id, 'committed']])
+    assert.deepEqual(database.readNow(query), rowValues((await database.db.executeQuery(query)).rows))
     assert.equal((await tasks.get(principal, task.id)).title, 'committed')
   })
 

@@ -24,8 +24,20 @@ export function limitSql(engine: Engine, limit: number): RawBuilder<number> {
   return engine === 'sqlite' ? sql.lit(limit) : sql<number>`${limit}`
 }
 
-/** Database.readNow: runs a read at once where the engine can, or answers undefined. */
-export type ReadNow = (query: CompiledQuery) => unknown[] | undefined
+/**
+ * Database.readNow: runs a read at once where the engine can and answers its rows, each as an
+ * array of its values in the select list's order; or answers undefined.
+ */
+export type ReadNow = (query: CompiledQuery) => unknown[][] | undefined
+
+/**
+ * Rows read as objects (through Kysely, or off the main thread) in readNow's shape: each row's
+ * values in the select list's order, which is the order of an object's keys as long as no
+ * column is named like an array index (none of ours is).
+ */
+export function rowValues(rows: readonly unknown[]): unknown[][] {
+  return rows.map((row) => Object.values(row as Record<string, unknown>))
+}
 
 /** Anything a repository can run a query on: the database or an open transaction. */
 export type Executor = Kysely<Schema> | Transaction<Schema>
@@ -51,7 +63,7 @@ export interface Database {
   readOffThread?(queries: readonly CompiledQuery[]): Promise<unknown[][]>
   /**
    * SQLite: runs one read-only query at once, synchronously, on the connection Kysely also uses,
-   * and returns its rows; returns undefined while a transaction is open on that connection, and
+   * and returns its rows as arrays of values (ReadNow); returns undefined while a transaction is open on that connection, and
    * the caller then runs the query through `db` (which waits for the transaction to end).
    *
    * Why: a point read or a keyset page is microseconds of SQLite, but going through Kysely's

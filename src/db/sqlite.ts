@@ -33,23 +33,43 @@ const STATEMENT_CACHE_SIZE = 500
 export class NodeSqliteDatabase implements SqliteDatabase {
   readonly #db: DatabaseSync
   readonly #statements = new Map<string, { stmt: StatementSync; reader: boolean }>()
+  /**
+   * readNow's statements, which answer each row as an array of its values: an object per row
+   * made node:sqlite name its columns again on every run (a property key each) and made the
+   * row's fields megamorphic loads for whoever read them. A page of 20 tasks read and turned
+   * into tasks took 70 µs as objects and 39 µs as arrays (node:sqlite on the bench data, four
+   * alternated runs of 5,000); one task by id 16 µs and 12 µs.
+   */
+  readonly #valueStatements = new Map<string, StatementSync>()
 
   constructor(db: DatabaseSync) {
     this.#db = db
   }
 
   /**
-   * Runs a read-only statement at once, when no transaction is open on this connection; returns
-   * undefined when one is (a group-commit batch, see group-commit.ts), and the caller queues
-   * through Kysely as any other query. See Database.readNow for why and what it keeps.
+   * Runs a read-only statement at once, when no transaction is open on this connection, and
+   * answers its rows as arrays of values in the select list's order; returns undefined when one
+   * is (a group-commit batch, see group-commit.ts), and the caller queues through Kysely as any
+   * other query. See Database.readNow for why and what it keeps.
    */
-  readNow(sql: string, parameters: readonly unknown[]): unknown[] | undefined {
+  readNow(sql: string, parameters: readonly unknown[]): unknown[][] | undefined {
     if (this.#db.isTransaction) return undefined
-    return this.prepare(sql).all(parameters) as unknown[]
+    let stmt = this.#valueStatements.get(sql)
+    if (!stmt) {
+      stmt = this.#db.prepare(sql)
+      stmt.setReturnArrays(true)
+      if (this.#valueStatements.size >= STATEMENT_CACHE_SIZE) {
+        const oldest = this.#valueStatements.keys().next().value
+        if (oldest !== undefined) this.#valueStatements.delete(oldest)
+      }
+      this.#valueStatements.set(sql, stmt)
+    }
+    return stmt.all(...parameters.map(toSqlValue)) as unknown as unknown[][]
   }
 
   close(): void {
     this.#statements.clear()
+    this.#valueStatements.clear()
     if (this.#db.isOpen) this.#db.close()
   }
 

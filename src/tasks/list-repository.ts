@@ -2,10 +2,10 @@
 // COUNT over an index) and full-text search, compiled once per shape. Engine-specific SQL
 // (full-text search, the indexes a page is steered to) stays in this file.
 import { type CompiledQuery, type RawBuilder, sql } from 'kysely'
-import { type Engine, type Executor, limitSql, type ReadNow } from '../db/database.ts'
+import { type Engine, type Executor, limitSql, type ReadNow, rowValues } from '../db/database.ts'
 import type { ListPlan, Position, SortKey, TaskFilter } from './list-query.ts'
 import type { Task } from './model.ts'
-import { rankOf, TASK_COLUMNS, type TaskRow, toTask } from './repository.ts'
+import { rankOf, TASK_COLUMNS, taskFromValues } from './repository.ts'
 
 /** Who is listing: decides which deleted tasks are visible. */
 export interface ListViewer {
@@ -349,46 +349,48 @@ export async function listTasks(
   return runList(db, compiled, reads)
 }
 
-type CountRow = { total: number | string | null }
-type PageRow = TaskRow & Record<string, unknown>
-
 async function runList(db: Executor, c: CompiledList, reads: ListReads): Promise<TaskPage> {
   if (c.kind === 'empty') return { items: [], total: 0, next: undefined }
   const { offThread: readOffThread, now: readNow } = reads
   // One query through `db`, unless the engine runs it at once (readNow answers undefined while
-  // a transaction holds the connection).
-  const read = async <R>(query: CompiledQuery): Promise<R[]> =>
-    (readNow?.(query) ?? (await db.executeQuery(query)).rows) as R[]
+  // a transaction holds the connection). Rows are arrays of values (ReadNow): a page row is
+  // [total (PostgreSQL, totalInPage)], the task's TASK_COLUMNS, then the sort keys.
+  const read = async (query: CompiledQuery): Promise<unknown[][]> =>
+    readNow?.(query) ?? rowValues((await db.executeQuery(query)).rows)
+  const totalOf = (rows: unknown[][]) => Number(rows[0]?.[0] ?? 0)
   let total: number
-  let rows: PageRow[]
+  let rows: unknown[][]
   if (c.search && readOffThread) {
     if (typeof c.count === 'number') {
       total = c.count
-      rows = (await readOffThread([c.page]))[0] as PageRow[]
+      rows = rowValues((await readOffThread([c.page]))[0] ?? [])
     } else {
       const [countRows, pageRows] = await readOffThread([c.count, c.page])
-      total = Number((countRows?.[0] as CountRow | undefined)?.total ?? 0)
-      rows = pageRows as PageRow[]
+      total = totalOf(rowValues(countRows ?? []))
+      rows = rowValues(pageRows ?? [])
     }
   } else if (c.totalInPage && typeof c.count !== 'number') {
-    rows = await read<PageRow & CountRow>(c.page)
-    const first = rows[0] as CountRow | undefined
+    rows = await read(c.page)
     // An empty page has no row to carry the total (past the end, or nothing matches): count alone.
-    total = Number((first ?? (await read<CountRow>(c.count))[0])?.total ?? 0)
+    total = totalOf(rows.length > 0 ? rows : await read(c.count))
   } else {
-    total = typeof c.count === 'number' ? c.count : Number((await read<CountRow>(c.count))[0]?.total ?? 0)
+    total = typeof c.count === 'number' ? c.count : totalOf(await read(c.count))
     // Nothing matches: there is no page to read. Over a filter no index leads with in the page's
     // order (a priority, a due range), the page query would walk every task to find none.
-    rows = total === 0 ? [] : await read<PageRow>(c.page)
+    rows = total === 0 ? [] : await read(c.page)
   }
+  const at = c.totalInPage ? 1 : 0
   const pageRows = rows.length > c.limit ? rows.slice(0, c.limit) : rows
   const last = pageRows[pageRows.length - 1]
   let next: Position | undefined
   if (rows.length > c.limit && last)
     next = c.keys
-      ? { after: c.keys.map((alias) => normaliseKeyValue(last[alias])), id: last.id }
+      ? {
+          after: c.keys.map((_, i) => normaliseKeyValue(last[at + TASK_COLUMNS.length + i])),
+          id: last[at] as string,
+        }
       : { offset: c.start + c.limit }
-  return { items: pageRows.map(toTask), total, next }
+  return { items: pageRows.map((row) => taskFromValues(row, at)), total, next }
 }
 
 function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListViewer): CompiledList {

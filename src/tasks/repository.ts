@@ -55,6 +55,28 @@ export function toTask(row: TaskRow): Task {
   }
 }
 
+/**
+ * A task from a row read as values (Database.readNow, rowValues), its TASK_COLUMNS starting at
+ * `at`, in that order: what toTask does for a row read as an object.
+ */
+export function taskFromValues(v: readonly unknown[], at = 0): Task {
+  const tags = v[at + 7] as string | string[]
+  return {
+    id: v[at] as string,
+    title: v[at + 2] as string,
+    description: v[at + 3] as string,
+    status: v[at + 4] as Task['status'],
+    priority: PRIORITIES[Number(v[at + 5])] ?? 'normal',
+    dueAt: toIsoOrNull(v[at + 6] as string | Date | null),
+    tags: Array.isArray(tags) ? tags : (JSON.parse(tags) as string[]),
+    ownerId: v[at + 1] as string,
+    createdAt: toIso(v[at + 8] as string | Date),
+    updatedAt: toIso(v[at + 9] as string | Date),
+    deletedAt: toIsoOrNull(v[at + 10] as string | Date | null),
+    version: Number(v[at + 11]),
+  }
+}
+
 /** A task's tag rows; each carries the task's creation time, for tag listings in that order (0006). */
 const tagRows = (task: Pick<Task, 'id' | 'tags' | 'createdAt'>) =>
   task.tags.map((tag) => ({ task_id: task.id, tag, created_at: task.createdAt }))
@@ -186,8 +208,9 @@ export async function findTaskById(db: Executor, id: string, readNow?: ReadNow):
     taskByIdSql.set(db, text)
   }
   const query = CompiledQuery.raw(text, [id])
-  const rows = (readNow?.(query) ?? (await db.executeQuery<TaskRow>(query)).rows) as TaskRow[]
-  const row = rows[0]
+  const now = readNow?.(query)
+  if (now) return now[0] ? taskFromValues(now[0]) : undefined
+  const row = (await db.executeQuery<TaskRow>(query)).rows[0]
   return row ? toTask(row) : undefined
 }
 
