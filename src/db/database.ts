@@ -63,8 +63,9 @@ export interface Database {
   readOffThread?(queries: readonly CompiledQuery[]): Promise<unknown[][]>
   /**
    * SQLite: runs one read-only query at once, synchronously, on the connection Kysely also uses,
-   * and returns its rows as arrays of values (ReadNow); returns undefined while a transaction is open on that connection, and
-   * the caller then runs the query through `db` (which waits for the transaction to end).
+   * and returns its rows as arrays of values (ReadNow); returns undefined while a transaction is
+   * open on that connection, and the caller then runs the query through `db` (which waits for
+   * the transaction to end).
    *
    * Why: a point read or a keyset page is microseconds of SQLite, but going through Kysely's
    * driver (its connection lock, then the query, each a promise) allocated ~4 KB per query and
