@@ -50,6 +50,14 @@ describe('taskFromValues', () => {
     })
   })
 
+  it('reads an object row by its column names, whatever their order', () => {
+    const row = sqliteRow()
+    const reversed = Object.fromEntries(Object.entries(row).reverse()) as unknown as TaskRow
+    assert.notDeepEqual(Object.keys(reversed), Object.keys(row))
+    assert.deepEqual(toTask(reversed), toTask(row))
+    assert.equal(toTask(reversed).title, 'Review the invoice export')
+  })
+
   it('starts where the task columns start, past a total selected before them, and ignores what follows', () => {
     const row = sqliteRow()
     const values = [12_345, ...Object.values(row), 'sort key', row.id]

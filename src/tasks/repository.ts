@@ -38,26 +38,18 @@ export const TASK_COLUMNS = [
   'tasks.version',
 ] as const
 
+/** The columns of a tasks row (TASK_COLUMNS without the table), in that order. */
+const TASK_ROW_KEYS = TASK_COLUMNS.map((c) => c.slice('tasks.'.length) as keyof TaskRow)
+
+/** A task from a row read as an object: its columns taken by name, then read as taskFromValues reads them. */
 export function toTask(row: TaskRow): Task {
-  return {
-    id: row.id,
-    title: row.title,
-    description: row.description,
-    status: row.status,
-    priority: PRIORITIES[row.priority] ?? 'normal',
-    dueAt: toIsoOrNull(row.due_at),
-    tags: Array.isArray(row.tags) ? row.tags : (JSON.parse(row.tags) as string[]),
-    ownerId: row.owner_id,
-    createdAt: toIso(row.created_at),
-    updatedAt: toIso(row.updated_at),
-    deletedAt: toIsoOrNull(row.deleted_at),
-    version: Number(row.version),
-  }
+  return taskFromValues(TASK_ROW_KEYS.map((key) => row[key]))
 }
 
 /**
  * A task from a row read as values (Database.readNow, rowValues), its TASK_COLUMNS starting at
- * `at`, in that order: what toTask does for a row read as an object.
+ * `at`, in that order. Listings and SQLite's direct reads answer rows this way; toTask turns an
+ * object row into these values, so the conversions live here only.
  */
 export function taskFromValues(v: readonly unknown[], at = 0): Task {
   const tags = v[at + 7] as string | string[]
@@ -188,7 +180,7 @@ export function changedTask(task: Task, change: TaskChange): Task {
  * Kysely insert builder per create, compiled on the request path, cost 6% of PostgreSQL's
  * creates per second (bench, alternated three times).
  */
-const ROW_KEYS = TASK_COLUMNS.map((c) => c.slice('tasks.'.length) as keyof ReturnType<typeof taskRowOf>)
+const ROW_KEYS: readonly (keyof ReturnType<typeof taskRowOf>)[] = TASK_ROW_KEYS
 const ROW_COLUMNS = sql.raw(ROW_KEYS.join(', '))
 
 const selectTaskById = (db: Executor, id: string) =>
