@@ -5,7 +5,7 @@
 // requests keep being answered without a restart.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { Kysely, sql } from 'kysely'
+import { CompiledQuery, Kysely, sql } from 'kysely'
 import { openPostgres, PREPARED_WRITE, statementName } from '../src/db/postgres.ts'
 import type { Schema } from '../src/db/schema.ts'
 import { uuidv7 } from '../src/ids.ts'
@@ -16,19 +16,21 @@ describe('prepared statements after a migration (postgres)', () => {
   let user: TestUser
   let db: Kysely<Schema>
   let taskId: string
+  let readValues: ReturnType<typeof openPostgres>['readValues']
 
   before(async () => {
     t = await buildTestApp({}, {}, 'postgres')
     user = await registerAndLogin(t.app)
     taskId = (await createTask(t.app, user, { title: 'Prepared' })).id
     // One connection: every statement below runs, and is prepared, on the same one.
-    const { dialect } = openPostgres({
+    const opened = openPostgres({
       url: t.config.DATABASE_URL as string,
       poolMax: 1,
       connectTimeoutMs: 2000,
       statementTimeoutMs: 5000,
     })
-    db = new Kysely<Schema>({ dialect })
+    db = new Kysely<Schema>({ dialect: opened.dialect })
+    readValues = opened.readValues
   })
   after(async () => {
     await db?.destroy()
@@ -54,6 +56,16 @@ describe('prepared statements after a migration (postgres)', () => {
     await sql`ALTER TABLE tasks ALTER COLUMN version TYPE bigint`.execute(t.app.database.db)
     assert.equal(Number((await read.execute(db)).rows[0]?.version), 1)
     assert.equal(Number((await read.execute(db)).rows[0]?.version), 1, 'and again, unnamed from now on')
+  })
+
+  it('answers a read as values (Database.readValues) whose result type a migration changed', async () => {
+    const query = CompiledQuery.raw('SELECT id, name FROM users WHERE id = $1 /* stale values */', [user.id])
+    assert.ok(statementName(query.sql))
+    assert.deepEqual(await readValues(query), [[user.id, 'Test User']])
+    assert.equal(await preparedHere(query.sql), 1)
+    await sql`ALTER TABLE users ALTER COLUMN name TYPE varchar(200)`.execute(t.app.database.db)
+    assert.deepEqual(await readValues(query), [[user.id, 'Test User']])
+    assert.deepEqual(await readValues(query), [[user.id, 'Test User']], 'and again, unnamed from now on')
   })
 
   it('answers a prepared write whose column a migration changed', async () => {

@@ -1,7 +1,7 @@
 // Server engine: PostgreSQL through a `pg` pool with bounded waits, so a
 // database outage turns into fast 503s instead of hung requests.
 import { createRequire } from 'node:module'
-import { PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely'
+import { type CompiledQuery, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely'
 import type pg from 'pg'
 import { DatabaseUnavailableError } from './errors.ts'
 
@@ -85,9 +85,19 @@ export function statementName(text: string): string | undefined {
  */
 const STALE_PREPARED = new Set(['0A000', '42804', '26000'])
 
+/** A pooled connection as the service uses it: Kysely's client, plus reads answered as value arrays. */
+interface ServiceClient extends PostgresPoolClient {
+  /** Runs a read (named like `query` would) and answers its rows as arrays of values (rowMode 'array'). */
+  queryValues(text: string, values: readonly unknown[]): Promise<unknown[][]>
+}
+
+interface ServicePool extends PostgresPool {
+  connect(): Promise<ServiceClient>
+}
+
 /** The pool as Kysely sees it, with transport failures tagged (see tagTransportFailure). */
-function taggingPool(pool: pg.Pool): PostgresPool {
-  const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>()
+function taggingPool(pool: pg.Pool): ServicePool {
+  const wrapped = new WeakMap<pg.PoolClient, ServiceClient>()
   return {
     async connect() {
       let client: pg.PoolClient
@@ -105,33 +115,50 @@ function taggingPool(pool: pg.Pool): PostgresPool {
         const query = client.query.bind(client) as PostgresPoolClient['query']
         // Names this connection stopped using: their prepared statement went stale (see STALE_PREPARED).
         const stale = new Set<string>()
+        /** Runs `text` under its statement name when it has one, retrying unnamed once the name went stale. */
+        const named = <R>(
+          text: string,
+          values: unknown[],
+          rowMode: 'array' | undefined,
+        ): Promise<R> | undefined => {
+          const found = statementName(text)
+          const name = found !== undefined && !stale.has(found) ? found : undefined
+          if (name === undefined) return undefined
+          const run = client.query({ name, text, values, ...(rowMode ? { rowMode } : {}) }) as Promise<R>
+          return run.catch((error: unknown) => {
+            if (!(error instanceof loadPg().DatabaseError) || !STALE_PREPARED.has(error.code ?? ''))
+              throw tagTransportFailure(error)
+            // Prepared before a migration changed what it reads or writes: this connection stops
+            // using the name and the statement runs again, planned afresh. Inside a transaction
+            // the failure has already aborted it, so the retry fails and the first error stands.
+            stale.add(name)
+            const again = client.query({ text, values, ...(rowMode ? { rowMode } : {}) }) as Promise<R>
+            return again.catch(() => {
+              throw error
+            })
+          })
+        }
         facade = {
           query: ((...args: Parameters<PostgresPoolClient['query']>) => {
             const [text, values] = args as unknown[]
-            const found = typeof text === 'string' ? statementName(text) : undefined
-            const name = found !== undefined && !stale.has(found) ? found : undefined
-            if (name === undefined) {
-              const result = query(...args) as unknown
-              // Cursor queries (streaming) return a cursor object, not a promise: pass them through.
-              return result instanceof Promise
-                ? result.catch((error: unknown) => {
-                    throw tagTransportFailure(error)
-                  })
-                : result
-            }
-            const named = client.query({ name, text: text as string, values: values as unknown[] })
-            return named.catch((error: unknown) => {
-              if (!(error instanceof loadPg().DatabaseError) || !STALE_PREPARED.has(error.code ?? ''))
-                throw tagTransportFailure(error)
-              // Prepared before a migration changed what it reads or writes: this connection stops
-              // using the name and the statement runs again, planned afresh. Inside a transaction
-              // the failure has already aborted it, so the retry fails and the first error stands.
-              stale.add(name)
-              return (query(text as string, values as unknown[]) as unknown as Promise<unknown>).catch(() => {
-                throw error
-              })
-            })
+            const asNamed = typeof text === 'string' ? named(text, values as unknown[], undefined) : undefined
+            if (asNamed) return asNamed
+            const result = query(...args) as unknown
+            // Cursor queries (streaming) return a cursor object, not a promise: pass them through.
+            return result instanceof Promise
+              ? result.catch((error: unknown) => {
+                  throw tagTransportFailure(error)
+                })
+              : result
           }) as PostgresPoolClient['query'],
+          async queryValues(text, values) {
+            const params = values as unknown[] // pg only reads them
+            const result = (named<pg.QueryArrayResult>(text, params, 'array') ??
+              client.query({ text, values: params, rowMode: 'array' }).catch((error: unknown) => {
+                throw tagTransportFailure(error)
+              })) as Promise<pg.QueryArrayResult>
+            return (await result).rows
+          },
           release: () => client.release(),
         }
         wrapped.set(client, facade)
@@ -169,7 +196,14 @@ const serviceTypes = {
       : loadPg().types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
 }
 
-export function openPostgres(settings: PostgresSettings): { dialect: PostgresDialect; pool: pg.Pool } {
+export interface OpenedPostgres {
+  dialect: PostgresDialect
+  pool: pg.Pool
+  /** Database.readValues: one read on a pooled connection, its rows as arrays of values. */
+  readValues(query: CompiledQuery): Promise<unknown[][]>
+}
+
+export function openPostgres(settings: PostgresSettings): OpenedPostgres {
   const pool = new (loadPg().Pool)({
     connectionString: settings.url,
     max: settings.poolMax,
@@ -187,5 +221,14 @@ export function openPostgres(settings: PostgresSettings): { dialect: PostgresDia
   pool.on('connect', (client) => {
     client.query("SET TIME ZONE 'UTC'").catch(() => {})
   })
-  return { dialect: new PostgresDialect({ pool: taggingPool(pool) }), pool }
+  const tagging = taggingPool(pool)
+  const readValues = async (query: CompiledQuery): Promise<unknown[][]> => {
+    const client = await tagging.connect()
+    try {
+      return await client.queryValues(query.sql, query.parameters)
+    } finally {
+      client.release()
+    }
+  }
+  return { dialect: new PostgresDialect({ pool: tagging }), pool, readValues }
 }

@@ -2,7 +2,14 @@
 // COUNT over an index) and full-text search, compiled once per shape. Engine-specific SQL
 // (full-text search, the indexes a page is steered to) stays in this file.
 import { type CompiledQuery, type RawBuilder, sql } from 'kysely'
-import { type Engine, type Executor, limitSql, type ReadNow, rowValues } from '../db/database.ts'
+import {
+  type Engine,
+  type Executor,
+  limitSql,
+  type ReadNow,
+  type ReadValues,
+  rowValues,
+} from '../db/database.ts'
 import type { ListPlan, Position, SortKey, TaskFilter } from './list-query.ts'
 import type { Task } from './model.ts'
 import { rankOf, TASK_COLUMNS, taskFromValues } from './repository.ts'
@@ -327,6 +334,8 @@ export interface ListReads {
   offThread?: OffThreadRead
   /** Every other listing's count and page, at once on the main connection. */
   now?: ReadNow
+  /** Every other listing's count and page, as values on a pooled connection (PostgreSQL). */
+  values?: ReadValues
 }
 
 export async function listTasks(
@@ -351,12 +360,14 @@ export async function listTasks(
 
 async function runList(db: Executor, c: CompiledList, reads: ListReads): Promise<TaskPage> {
   if (c.kind === 'empty') return { items: [], total: 0, next: undefined }
-  const { offThread: readOffThread, now: readNow } = reads
-  // One query through `db`, unless the engine runs it at once (readNow answers undefined while
-  // a transaction holds the connection). Rows are arrays of values (ReadNow): a page row is
-  // [total (PostgreSQL, totalInPage)], the task's TASK_COLUMNS, then the sort keys.
+  const { offThread: readOffThread, now: readNow, values: readValues } = reads
+  // One query at once where the engine can (readNow answers undefined while a transaction holds
+  // the connection), else as values on a pooled connection, else through `db`. Rows are arrays
+  // of values: a page row is [total (PostgreSQL, totalInPage)], the task's TASK_COLUMNS, then
+  // the sort keys.
   const read = async (query: CompiledQuery): Promise<unknown[][]> =>
-    readNow?.(query) ?? rowValues((await db.executeQuery(query)).rows)
+    readNow?.(query) ??
+    (readValues ? await readValues(query) : rowValues((await db.executeQuery(query)).rows))
   const totalOf = (rows: unknown[][]) => Number(rows[0]?.[0] ?? 0)
   let total: number
   let rows: unknown[][]

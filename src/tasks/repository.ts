@@ -1,7 +1,7 @@
 // Task rows: insert, read, versioned update, purge. Engine-specific SQL (PostgreSQL's
 // one-statement insert) stays in this file; listings are in list-repository.ts.
 import { CompiledQuery, type RawBuilder, sql } from 'kysely'
-import type { Engine, Executor, ReadNow } from '../db/database.ts'
+import type { Engine, Executor, ReadNow, ReadValues } from '../db/database.ts'
 import { toIso, toIsoOrNull } from '../time.ts'
 import type { Priority, Task, TaskInput } from './model.ts'
 import { PRIORITIES } from './schemas.ts'
@@ -193,15 +193,19 @@ const selectTaskById = (db: Executor, id: string) =>
  */
 const taskByIdSql = new WeakMap<Executor, string>()
 
-export async function findTaskById(db: Executor, id: string, readNow?: ReadNow): Promise<Task | undefined> {
+export async function findTaskById(
+  db: Executor,
+  id: string,
+  reads: { now?: ReadNow; values?: ReadValues } = {},
+): Promise<Task | undefined> {
   let text = taskByIdSql.get(db)
   if (text === undefined) {
     text = selectTaskById(db, id).compile().sql
     taskByIdSql.set(db, text)
   }
   const query = CompiledQuery.raw(text, [id])
-  const now = readNow?.(query)
-  if (now) return now[0] ? taskFromValues(now[0]) : undefined
+  const values = reads.now?.(query) ?? (reads.values ? await reads.values(query) : undefined)
+  if (values) return values[0] ? taskFromValues(values[0]) : undefined
   const row = (await db.executeQuery<TaskRow>(query)).rows[0]
   return row ? toTask(row) : undefined
 }

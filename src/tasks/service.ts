@@ -3,7 +3,7 @@
 import { type AuditRecorder, noAuditRecorder } from '../audit/recorder.ts'
 import type { Principal } from '../auth/scopes.ts'
 import { ifMatchSatisfied } from '../conditional.ts'
-import { type Database, type Executor, type ReadNow, runInTransaction } from '../db/database.ts'
+import { type Database, type Executor, runInTransaction } from '../db/database.ts'
 import { ApiError, forbidden, notFound, preconditionFailed } from '../errors.ts'
 import type { EventRecorder } from '../events/recorder.ts'
 import { uuidv7 } from '../ids.ts'
@@ -49,7 +49,6 @@ export class TaskService {
   readonly #requireIfMatch: boolean
   readonly #audit: AuditRecorder
   readonly #reads: ListReads
-  readonly #readNow: ReadNow | undefined
 
   constructor(deps: {
     database: Database
@@ -64,8 +63,11 @@ export class TaskService {
     this.#events = deps.events
     this.#requireIfMatch = deps.requireIfMatch
     this.#audit = deps.audit ?? noAuditRecorder
-    this.#readNow = deps.database.readNow?.bind(deps.database)
-    this.#reads = { offThread: deps.database.readOffThread?.bind(deps.database), now: this.#readNow }
+    this.#reads = {
+      offThread: deps.database.readOffThread?.bind(deps.database),
+      now: deps.database.readNow?.bind(deps.database),
+      values: deps.database.readValues?.bind(deps.database),
+    }
   }
 
   /** Creates a task owned by the caller; `alsoInTransaction` lets the caller commit more with it (the idempotency record). */
@@ -102,7 +104,7 @@ export class TaskService {
 
   async get(principal: Principal, id: string): Promise<Task> {
     const task = UUID.test(id)
-      ? await findTaskById(this.#database.db, id.toLowerCase(), this.#readNow)
+      ? await findTaskById(this.#database.db, id.toLowerCase(), this.#reads)
       : undefined
     if (!task || task.deletedAt !== null || !canSee(principal, task)) throw notFound('Task')
     return task
