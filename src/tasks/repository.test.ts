@@ -62,6 +62,11 @@ describe('taskFromValues', () => {
     const row = sqliteRow()
     const values = [12_345, ...Object.values(row), 'sort key', row.id]
     assert.deepEqual(taskFromValues(values, 1), toTask(row))
+    const task = taskFromValues(values, 1)
+    assert.equal(task.id, row.id)
+    assert.equal(task.ownerId, row.owner_id)
+    assert.equal(task.title, 'Review the invoice export')
+    assert.equal(task.version, 7)
   })
 
   it('reads PostgreSQL types (Date times, parsed JSON tags, null due date) as toTask does', () => {
@@ -78,5 +83,9 @@ describe('taskFromValues', () => {
     assert.equal(task.createdAt, '2026-11-20T10:00:00.000Z')
     assert.equal(task.dueAt, null)
     assert.deepEqual(task.tags, ['billing'])
+    assert.equal(task.title, 'Review the invoice export')
+    assert.equal(task.description, 'Check the March lines')
+    assert.equal(task.status, 'doing')
+    assert.equal(task.priority, 'urgent')
   })
 })
