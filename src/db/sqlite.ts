@@ -29,6 +29,16 @@ export function toSqlValue(value: unknown): SqlValue {
 
 const STATEMENT_CACHE_SIZE = 500
 
+/** Adds to a statement cache, dropping its oldest entry once it holds STATEMENT_CACHE_SIZE. */
+function remember<V>(cache: Map<string, V>, sql: string, value: V): V {
+  if (cache.size >= STATEMENT_CACHE_SIZE) {
+    const oldest = cache.keys().next().value
+    if (oldest !== undefined) cache.delete(oldest)
+  }
+  cache.set(sql, value)
+  return value
+}
+
 /** node:sqlite's DatabaseSync shaped as Kysely's SqliteDatabase, with a prepared-statement cache. */
 export class NodeSqliteDatabase implements SqliteDatabase {
   readonly #db: DatabaseSync
@@ -56,13 +66,8 @@ export class NodeSqliteDatabase implements SqliteDatabase {
     if (this.#db.isTransaction) return undefined
     let stmt = this.#valueStatements.get(sql)
     if (!stmt) {
-      stmt = this.#db.prepare(sql)
+      stmt = remember(this.#valueStatements, sql, this.#db.prepare(sql))
       stmt.setReturnArrays(true)
-      if (this.#valueStatements.size >= STATEMENT_CACHE_SIZE) {
-        const oldest = this.#valueStatements.keys().next().value
-        if (oldest !== undefined) this.#valueStatements.delete(oldest)
-      }
-      this.#valueStatements.set(sql, stmt)
     }
     return stmt.all(...parameters.map(toSqlValue)) as unknown as unknown[][]
   }
@@ -77,12 +82,7 @@ export class NodeSqliteDatabase implements SqliteDatabase {
     let entry = this.#statements.get(sql)
     if (!entry) {
       const stmt = this.#db.prepare(sql)
-      entry = { stmt, reader: stmt.columns().length > 0 }
-      if (this.#statements.size >= STATEMENT_CACHE_SIZE) {
-        const oldest = this.#statements.keys().next().value
-        if (oldest !== undefined) this.#statements.delete(oldest)
-      }
-      this.#statements.set(sql, entry)
+      entry = remember(this.#statements, sql, { stmt, reader: stmt.columns().length > 0 })
     }
     const { stmt, reader } = entry
     return {
