@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
+import { LOG_FLUSH_MS } from '../src/logging.ts'
 import { freshPostgresSchema, PASSWORD, uniqueEmail } from './helpers.ts'
 
 const USER_LIMIT = 20
@@ -244,8 +245,12 @@ describe('two instances over one PostgreSQL and one Redis', () => {
     } finally {
       await client.end()
     }
-    // Every deletion is reported by exactly one instance: together they purged exactly 6.
-    await sleep(200)
+    // Every deletion is reported by exactly one instance: together they purged exactly 6. The
+    // instances write their log lines at most LOG_FLUSH_MS after logging them (src/logging.ts),
+    // so wait for the reports to arrive, then one flush interval more for any double report.
+    const reported = () => [a, b].reduce((sum, i, n) => sum + purgedTasks(i) - (purgedBefore[n] ?? 0), 0)
+    for (let i = 0; i < 50 && reported() < ids.length; i++) await sleep(100)
+    await sleep(LOG_FLUSH_MS + 100)
     const purged = [a, b].map((i, n) => purgedTasks(i) - (purgedBefore[n] ?? 0))
     assert.equal(
       purged.reduce((x, y) => x + y, 0),
