@@ -2,7 +2,8 @@
 // API.md §3, ownership and soft-delete visibility. Runs on every engine.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import type { LightMyRequestResponse } from 'fastify'
+import Fastify, { type LightMyRequestResponse } from 'fastify'
+import { TaskListSchema, TaskSchema } from '../src/tasks/schemas.ts'
 import {
   aTask,
   buildTestApp,
@@ -24,6 +25,27 @@ async function makeAdmin(t: TestApp, user: TestUser): Promise<TestUser> {
   })
   const token = (login.json() as { accessToken: string }).accessToken
   return { ...user, token, auth: { authorization: `Bearer ${token}` } }
+}
+
+/**
+ * What the routes' response schemas would write for `body` (Fastify's own serializer, compiled
+ * from the same schemas the OpenAPI document shows). Task bodies are written with JSON.stringify
+ * instead (src/tasks/routes.ts); equal text means no field more or less, none of another type,
+ * in the documented order.
+ */
+async function schemaSerialized(schema: 'task' | 'list', body: unknown): Promise<string> {
+  const app = Fastify()
+  app.addSchema(TaskSchema)
+  app.post(
+    '/',
+    { schema: { response: { 200: schema === 'task' ? TaskSchema : TaskListSchema } } },
+    (request) => request.body,
+  )
+  try {
+    return (await app.inject({ method: 'POST', url: '/', payload: body as Record<string, unknown> })).body
+  } finally {
+    await app.close()
+  }
 }
 
 for (const engine of testEngines()) {
@@ -281,6 +303,38 @@ for (const engine of testEngines()) {
           assert.equal(res.statusCode, 404, `${method} ${url}: ${res.body}`)
           assert.equal(errorOf(res).code, 'NOT_FOUND')
         }
+      }
+    })
+
+    it('writes task bodies exactly as the response schemas describe them, on every route', async () => {
+      const created = await req('POST', '/v1/tasks', alice, {
+        title: 'Schema "check" ✓ \u2028 \ud83d\ude00',
+        description: 'line\nbreak\ttab \\ back',
+        dueAt: '2026-12-31T23:59:59.5+01:00',
+        tags: ['b', 'a'],
+        priority: 'high',
+      })
+      assert.equal(created.statusCode, 201)
+      const { id } = created.json()
+      const plain = await createTask(t.app, alice)
+      await req('DELETE', `/v1/tasks/${plain.id}`, alice)
+      const bodies: [string, LightMyRequestResponse][] = [
+        ['create', created],
+        ['get', await req('GET', `/v1/tasks/${id}`, alice)],
+        ['patch', await req('PATCH', `/v1/tasks/${id}`, alice, { status: 'done', dueAt: null })],
+        ['restore', await req('POST', `/v1/tasks/${plain.id}/restore`, alice)],
+      ]
+      for (const [name, res] of bodies) {
+        assert.equal(res.statusCode, name === 'create' ? 201 : 200, `${name}: ${res.body}`)
+        assert.equal(res.headers['content-type'], 'application/json; charset=utf-8', name)
+        assert.equal(res.body, await schemaSerialized('task', res.json()), name)
+      }
+      for (const query of ['ownerId=me&limit=1', 'ownerId=me&deleted=include&sort=-dueAt', 'q=schema']) {
+        const list = await req('GET', `/v1/tasks?${query}`, alice)
+        assert.equal(list.statusCode, 200, list.body)
+        assert.equal(list.headers['content-type'], 'application/json; charset=utf-8', query)
+        assert.ok(list.json().items.length > 0, query)
+        assert.equal(list.body, await schemaSerialized('list', list.json()), query)
       }
     })
 

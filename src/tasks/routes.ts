@@ -1,5 +1,5 @@
 // HTTP for tasks: parse, pick status codes and headers, call the service.
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -24,14 +24,31 @@ import type { TaskService } from './service.ts'
 const TAG = ['tasks']
 /** Reads may be cached by the client but must be revalidated (ETag); never by shared caches. */
 const REVALIDATE = 'private, no-cache'
+const JSON_UTF8 = 'application/json; charset=utf-8'
 
 function principalOf(request: FastifyRequest) {
   // enforceAccess guarantees a principal on every non-public route.
   return request.principal!
 }
 
+/**
+ * Task bodies are written with JSON.stringify, not the response schema's compiled serializer
+ * (fast-json-stringify): V8's JSON.stringify writes these plain objects in one flat string, the
+ * compiled serializer concatenates a piece per field, which then has to be flattened to hash and
+ * to write. A listing's body took 22 µs serialized and hashed that way against 16 µs (bench data,
+ * 20 tasks), and its pieces were a sixth of the bytes a PostgreSQL listing allocated (V8's
+ * sampling heap profiler, under load). The response schemas stay as the OpenAPI document's
+ * description of these bodies. What keeps the bodies to them: a Task is only built by
+ * taskFromValues, and test/tasks.test.ts checks that every task route writes the text the
+ * schema's serializer would.
+ */
 function sendTask(reply: FastifyReply, task: Task, status = 200) {
-  return reply.code(status).header('etag', taskEtag(task)).header('cache-control', REVALIDATE).send(task)
+  return reply
+    .code(status)
+    .header('etag', taskEtag(task))
+    .header('cache-control', REVALIDATE)
+    .type(JSON_UTF8)
+    .send(JSON.stringify(task))
 }
 
 export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyService }) {
@@ -112,17 +129,15 @@ export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyS
         if (nextCursor)
           reply.header('link', `</v1/tasks?cursor=${nextCursor}&limit=${plan.limit}>; rel="next"`)
         // The list ETag hashes the exact body, so a change to any listed task (or the total) changes it.
-        const body = String(
-          reply.serialize({
-            items: page.items,
-            page: { limit: plan.limit, offset: plan.offset, total: page.total, nextCursor },
-          }),
-        )
-        const etag = `W/"${createHash('sha1').update(body).digest('base64url')}"`
+        const body = JSON.stringify({
+          items: page.items,
+          page: { limit: plan.limit, offset: plan.offset, total: page.total, nextCursor },
+        })
+        const etag = `W/"${hash('sha1', body, 'base64url')}"`
         reply.header('etag', etag).header('cache-control', REVALIDATE)
         const inm = request.headers['if-none-match']
         if (inm !== undefined && ifNoneMatchHits(inm, etag)) return (reply as FastifyReply).code(304).send()
-        return (reply as FastifyReply).type('application/json; charset=utf-8').send(body)
+        return (reply as FastifyReply).type(JSON_UTF8).send(body)
       },
     )
 
