@@ -18,6 +18,21 @@ describe('timestamptzText', () => {
     })
   }
 
+  for (const text of [
+    '2026-12-04 11:49:54.+00', // a point without digits
+    '2026-12-04T11:49:54.812+00', // not PostgreSQL's layout
+    '2026-12-04 11:49:54.8123456+00', // more than microseconds
+    '2026-12-04 11:49:5x.812+00',
+    '2026-12-04 11:49:54.81x+00',
+    '2026-12-04 11:49:54.812+0',
+    '2026-12-04 11:49:54.812-00',
+    '+12026-12-04 11:49:54+00',
+  ]) {
+    it(`does not read ${text} as UTC text (pg's parser answers it)`, () => {
+      assert.ok(!(typeof timestamptzText(text) === 'string'), text)
+    })
+  }
+
   it('reads a time in another zone through pg (a Date for the same instant)', () => {
     const value = timestamptzText('2026-12-04 12:49:54.812+01')
     assert.ok(value instanceof Date)
