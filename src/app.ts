@@ -28,7 +28,7 @@ import { frameworkErrorHandler, registerErrorHandler } from './http/error-handle
 import { registerLifecycle, requestIdFor } from './http/lifecycle.ts'
 import { registerNotFound } from './http/not-found.ts'
 import { registerOpenApi } from './http/openapi.ts'
-import { registerRateLimits } from './http/rate-limit.ts'
+import { rateLimitHook } from './http/rate-limit.ts'
 import { ErrorSchema } from './http/schemas.ts'
 import { registerSecurityHeaders } from './http/security-headers.ts'
 import './http/types.ts'
@@ -241,7 +241,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     })
     metrics.register(app)
 
-    const applyRateLimit = await registerRateLimits(app, config, redis)
+    const applyRateLimit = rateLimitHook(config, app.log, redis)
     app.addHook('onRequest', resolvePrincipal)
     app.addHook('onRequest', applyRateLimit)
     app.addHook('onRequest', enforceAccess)

@@ -1,7 +1,8 @@
-// A @fastify/rate-limit store that counts in Redis (shared by every instance)
-// and falls back to the plugin's in-process LocalStore while Redis fails, so an
-// outage means per-instance limits, never no limits. The plugin only offers
-// "skipOnError" (stop limiting), hence this small wrapper around its own stores.
+// The counters of the rate limits (rate-limit.ts): @fastify/rate-limit's own
+// stores. In Redis (shared by every instance) they fall back to the plugin's
+// in-process LocalStore while Redis fails, so an outage means per-instance
+// limits, never no limits. The plugin only offers "skipOnError" (stop
+// limiting), hence this small wrapper around its own stores.
 import { createRequire } from 'node:module'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
@@ -10,10 +11,8 @@ type Result = { current: number; ttl: number }
 type Callback = (error: Error | null, result?: Result) => void
 
 /** The store contract of @fastify/rate-limit (store/LocalStore.js, store/RedisStore.js). */
-interface Store {
+export interface Store {
   incr(key: string, cb: Callback, timeWindow: number, max: number): void
-  read?(key: string, cb: Callback, timeWindow: number, max: number): void
-  child(routeOptions: unknown): Store
 }
 
 type LocalStoreCtor = new (continueExceeding: boolean, exponentialBackoff: boolean, cache?: number) => Store
@@ -29,7 +28,7 @@ const require = createRequire(import.meta.url)
 const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as LocalStoreCtor
 const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as RedisStoreCtor
 
-/** Shared by a store and its children: whether Redis is failing, so the warning is logged once per outage. */
+/** Shared by the stores of one Redis client: whether Redis is failing, so the warning is logged once per outage. */
 class RedisHealth {
   down = false
   readonly #log: FastifyBaseLogger
@@ -78,65 +77,20 @@ class FallbackStore implements Store {
       max,
     )
   }
+}
 
-  read(key: string, cb: Callback, timeWindow: number, max: number): void {
-    const shared = this.#shared.read?.bind(this.#shared)
-    const local = this.#local.read?.bind(this.#local)
-    if (!shared || !local) {
-      cb(new Error('rate-limit store cannot read without counting'))
-      return
-    }
-    shared(
-      key,
-      (error, result) => {
-        if (error) {
-          this.#health.failed(error)
-          local(key, cb, timeWindow, max)
-        } else cb(null, result)
-      },
-      timeWindow,
-      max,
-    )
-  }
-
-  child(routeOptions: unknown): Store {
-    return new FallbackStore(this.#sharedChild(routeOptions), this.#local.child(routeOptions), this.#health)
-  }
-
-  /**
-   * RedisStore.child prefixes keys with the route's method and URL, which createRateLimit limiters
-   * do not have ("undefinedundefined-"); policies here are told apart by their key generators,
-   * so children count under the store's own namespace.
-   */
-  #sharedChild(routeOptions: unknown): Store {
-    const info = (routeOptions as { routeInfo?: { method?: unknown } } | undefined)?.routeInfo
-    return info?.method !== undefined ? this.#shared.child(routeOptions) : this.#shared
-  }
+/** The plugin's in-process store: fixed windows per key, the least recently used of `capacity` keys kept. */
+export function localStore(capacity = 5000): Store {
+  return new LocalStore(false, false, capacity)
 }
 
 /**
- * The `store` option for @fastify/rate-limit: counters in Redis under `namespace`, with an
- * in-process fallback. The plugin constructs stores itself (`new Store(options)`), hence a class
- * made per Redis client.
+ * Stores counting in Redis under `namespace`, each with an in-process fallback of its own. The
+ * stores one factory makes share the Redis store and one health flag, so an outage is logged
+ * once, not once per store.
  */
-export function redisWithLocalFallback(
-  redis: Redis,
-  log: FastifyBaseLogger,
-  namespace = 'rl:',
-): new (options: {
-  continueExceeding?: boolean
-  exponentialBackoff?: boolean
-}) => Store {
+export function redisWithLocalFallback(redis: Redis, log: FastifyBaseLogger, namespace = 'rl:'): () => Store {
   const health = new RedisHealth(log)
-  return class RedisWithLocalFallback extends FallbackStore {
-    constructor(options: { continueExceeding?: boolean; exponentialBackoff?: boolean }) {
-      const continueExceeding = options.continueExceeding ?? false
-      const exponentialBackoff = options.exponentialBackoff ?? false
-      super(
-        new RedisStore(continueExceeding, exponentialBackoff, redis, namespace),
-        new LocalStore(continueExceeding, exponentialBackoff, 5000),
-        health,
-      )
-    }
-  }
+  const shared = new RedisStore(false, false, redis, namespace)
+  return () => new FallbackStore(shared, localStore(), health)
 }
