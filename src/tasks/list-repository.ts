@@ -104,7 +104,16 @@ interface KeyPart {
   alias: string
   descending: boolean
   nullable: boolean
+  /**
+   * The task column (in TASK_COLUMNS) that holds this key's value in every row, when the key is
+   * a column as it is: the page reads it there, not as a column of its own. Each selected column
+   * is a value more per row for the driver to parse (a timestamp, for the default sort).
+   */
+  column?: number
 }
+
+/** Where a task column is in TASK_COLUMNS (and in a page row, after `at`). */
+const columnIndex = (column: (typeof TASK_COLUMNS)[number]) => TASK_COLUMNS.indexOf(column)
 
 /** The sort's key parts; `tagRow` reads creation time and id from the joined tag row (readsByTagIndex). */
 function keyParts(sort: SortKey[], tagRow = false): KeyPart[] {
@@ -117,6 +126,7 @@ function keyParts(sort: SortKey[], tagRow = false): KeyPart[] {
           alias: 'k_created',
           descending: key.descending,
           nullable: false,
+          ...(tagRow ? {} : { column: columnIndex('tasks.created_at') }),
         })
         break
       case 'updatedAt':
@@ -125,6 +135,7 @@ function keyParts(sort: SortKey[], tagRow = false): KeyPart[] {
           alias: 'k_updated',
           descending: key.descending,
           nullable: false,
+          column: columnIndex('tasks.updated_at'),
         })
         break
       case 'priority':
@@ -133,6 +144,7 @@ function keyParts(sort: SortKey[], tagRow = false): KeyPart[] {
           alias: 'k_priority',
           descending: key.descending,
           nullable: false,
+          column: columnIndex('tasks.priority'),
         })
         break
       case 'title':
@@ -151,7 +163,13 @@ function keyParts(sort: SortKey[], tagRow = false): KeyPart[] {
           descending: false,
           nullable: false,
         })
-        parts.push({ expr: sql`tasks.due_at`, alias: 'k_due', descending: key.descending, nullable: true })
+        parts.push({
+          expr: sql`tasks.due_at`,
+          alias: 'k_due',
+          descending: key.descending,
+          nullable: true,
+          column: columnIndex('tasks.due_at'),
+        })
         break
     }
   }
@@ -161,6 +179,7 @@ function keyParts(sort: SortKey[], tagRow = false): KeyPart[] {
     alias: 'k_id',
     descending: last?.descending ?? true,
     nullable: false,
+    column: columnIndex('tasks.id'), // the same id, whichever row it is read from
   })
   return parts
 }
@@ -305,8 +324,12 @@ type CompiledList =
       limit: number
       /** Offset pages (relevance order): where this page starts. */
       start: number
-      /** Keyset pages: the aliases of the sort values the next cursor carries (the id is last). */
-      keys: string[] | undefined
+      /**
+       * Keyset pages: where each sort value the next cursor carries is in a page row, counted
+       * from the task's first column (a task column, or one selected after the task's). The
+       * id, the last key, is the cursor's `id`.
+       */
+      keys: number[] | undefined
       /** A full-text search: costs milliseconds, so it runs off the main thread where the engine can. */
       search: boolean
       /**
@@ -397,7 +420,7 @@ async function runList(db: Executor, c: CompiledList, reads: ListReads): Promise
   if (rows.length > c.limit && last)
     next = c.keys
       ? {
-          after: c.keys.map((_, i) => normaliseKeyValue(last[at + TASK_COLUMNS.length + i])),
+          after: c.keys.map((offset) => normaliseKeyValue(last[at + offset])),
           id: last[at] as string,
         }
       : { offset: c.start + c.limit }
@@ -514,16 +537,23 @@ function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListV
     ? [{ expr: sql`tasks.status`, descending: parts[0]?.descending ?? true }, ...parts]
     : parts
   const order = sql.join(orderParts.map((p) => (p.descending ? sql`${p.expr} DESC` : sql`${p.expr} ASC`)))
-  const keys = sql.join(parts.map((p) => sql`${p.expr} AS ${sql.ref(p.alias)}`))
+  // Keys that are not a task column as it is (lower(title), the due date's null flag, a tag
+  // row's time) are selected after the task's columns; the rest are read from the task's.
+  const extra = parts.filter((p) => p.column === undefined)
+  const keys = parts
+    .slice(0, -1)
+    .map((p) => (p.column !== undefined ? p.column : TASK_COLUMNS.length + extra.indexOf(p)))
+  const keyColumns =
+    extra.length > 0 ? sql`, ${sql.join(extra.map((p) => sql`${p.expr} AS ${sql.ref(p.alias)}`))}` : sql``
   return {
     kind: 'page',
     count: compiledCount,
-    page: sql`SELECT ${selected}, ${keys} FROM ${from} ${pageWhere} ORDER BY ${order} LIMIT ${fetch} OFFSET ${offset}`.compile(
+    page: sql`SELECT ${selected}${keyColumns} FROM ${from} ${pageWhere} ORDER BY ${order} LIMIT ${fetch} OFFSET ${offset}`.compile(
       db,
     ),
     limit: plan.limit,
     start: offset,
-    keys: parts.slice(0, -1).map((p) => p.alias),
+    keys,
     search: plan.filter.q !== undefined,
     totalInPage,
   }
