@@ -8,9 +8,10 @@ export const systemClock: Clock = () => new Date()
 const CANONICAL_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
 /**
- * Normalises a database time (ISO text from SQLite, Date from PostgreSQL) to RFC 3339 UTC with ms.
- * Text already in that form is returned as is: every row read on SQLite carries three or four
- * times, and parsing and re-formatting each cost ~20× the pattern test.
+ * Normalises a database time to RFC 3339 UTC with ms: ISO text from SQLite, the same text from
+ * PostgreSQL (timestamptzText in src/db/postgres.ts), or a Date where pg's own parser read it.
+ * Text already in that form is returned as is: every row read carries three or four times, and
+ * parsing and re-formatting each cost ~20× the pattern test.
  */
 export function toIso(value: string | Date): string {
   if (typeof value === 'string') return CANONICAL_UTC.test(value) ? value : new Date(value).toISOString()
