@@ -11,17 +11,34 @@ import { SqliteReader } from './sqlite-reader.ts'
 export type Engine = 'sqlite' | 'postgres'
 
 /**
- * A query's LIMIT: a literal on SQLite, a parameter on PostgreSQL. SQLite (3.47 and later) reads
- * a bound LIMIT's value while planning, and so marks the statement to be prepared again each
- * time that parameter is bound: every run of a cached statement was parsed and planned anew.
- * On the bench data a status-filtered page of tasks took 89–106 µs with `LIMIT ?` and 62–74 µs
- * with the literal (node:sqlite, 4,000 runs each, alternated three times), and the service's
- * lists cost 21% less CPU (bench rig, four alternated rounds). A literal costs one cached
- * statement per limit in use; a bound OFFSET is not planned on, so it stays a parameter.
+ * A query's LIMIT, always a literal. A bound LIMIT costs a plan per run on either engine:
+ * - SQLite (3.47 and later) reads a bound LIMIT's value while planning, and so marks the
+ *   statement to be prepared again each time that parameter is bound: every run of a cached
+ *   statement was parsed and planned anew. On the bench data a status-filtered page of tasks took
+ *   89–106 µs with `LIMIT ?` and 62–74 µs with the literal (node:sqlite, 4,000 runs each,
+ *   alternated three times), and the service's lists cost 21% less CPU (bench rig, four
+ *   alternated rounds).
+ * - PostgreSQL plans a named statement with its values on each of its first five runs, then keeps
+ *   one plan for any values if that plan's estimated cost is no worse. With a bound LIMIT that
+ *   estimate assumes a tenth of the rows is wanted, so for a page it is always worse, and the
+ *   statement was planned afresh on every run: half of PostgreSQL's CPU for a listing
+ *   (`pg_prepared_statements` counts the custom plans; see offsetSql for the rest).
+ * A literal costs one cached statement per limit in use.
  */
-export function limitSql(engine: Engine, limit: number): RawBuilder<number> {
+export function limitSql(limit: number): RawBuilder<number> {
   if (!Number.isSafeInteger(limit) || limit < 0) throw new Error(`not a row limit: ${limit}`)
-  return engine === 'sqlite' ? sql.lit(limit) : sql<number>`${limit}`
+  return sql.lit(limit)
+}
+
+/**
+ * A query's OFFSET: a literal 0, any other offset bound. PostgreSQL costs an unknown OFFSET as it
+ * does an unknown LIMIT (see limitSql), so a first page or a keyset page bound at 0 was planned on
+ * every run; offsets past 0 (offset paging) stay bound, a statement for each would be too many.
+ * SQLite does not plan on an OFFSET either way.
+ */
+export function offsetSql(offset: number): RawBuilder<number> {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new Error(`not a row offset: ${offset}`)
+  return offset === 0 ? sql.lit(0) : sql<number>`${offset}`
 }
 
 /**

@@ -57,7 +57,7 @@ export async function readEventsAfter(
       .select(['id', 'type', 'payload'])
       .where('id', '>', after.id)
       .orderBy('id')
-      .limit(limitSql(engine, limit))
+      .limit(limitSql(limit))
       .execute()
     return rows.map((r) => ({ id: Number(r.id), xid: '0', type: r.type, payload: r.payload }))
   }

@@ -6,6 +6,7 @@ import {
   type Engine,
   type Executor,
   limitSql,
+  offsetSql,
   type ReadNow,
   type ReadValues,
   rowValues,
@@ -86,7 +87,10 @@ function filterConditions(
       break
   }
   if (filter.statuses && how.statusAsRange && filter.statuses.length === 1) {
-    const [status] = filter.statuses
+    // Written as literals (a status is one of three words, checked before it gets here): bound,
+    // PostgreSQL costs the range as a guess that makes one plan for all statuses look dearer than
+    // a plan for each, and plans the statement on every run (see limitSql).
+    const status = sql.lit(filter.statuses[0] as string)
     c.push(sql`tasks.status >= ${status} AND tasks.status <= ${status}`)
   } else if (filter.statuses) c.push(sql`tasks.status IN (${sql.join(filter.statuses)})`)
   if (filter.priorities) c.push(sql`tasks.priority IN (${sql.join(filter.priorities.map(rankOf))})`)
@@ -429,8 +433,9 @@ async function runList(db: Executor, c: CompiledList, reads: ListReads): Promise
 
 function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListViewer): CompiledList {
   const columns = sql.join(TASK_COLUMNS.map((c) => sql.ref(c)))
-  const fetch = limitSql(engine, plan.limit + 1) // a literal on SQLite: see limitSql
+  const fetch = limitSql(plan.limit + 1) // literals: see limitSql and offsetSql
   const offsetStart = plan.position && 'offset' in plan.position ? plan.position.offset : plan.offset
+  const skip = offsetSql(offsetStart)
   const byStatusIndex = readsByStatusIndex(engine, plan)
   const byTagIndex = readsByTagIndex(plan)
   const conditions = filterConditions(plan.filter, viewer, {
@@ -458,7 +463,7 @@ function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListV
         count: sql`SELECT count(*) AS total FROM tasks_fts WHERE tasks_fts MATCH ${match}`.compile(db),
         page: sql`SELECT ${columns} FROM (
             SELECT rowid AS fts_rowid, ${SQLITE_RANK} AS fts_rank FROM tasks_fts WHERE tasks_fts MATCH ${match}
-            ORDER BY fts_rank, fts_rowid LIMIT ${fetch} OFFSET ${offsetStart}
+            ORDER BY fts_rank, fts_rowid LIMIT ${fetch} OFFSET ${skip}
           ) fts CROSS JOIN tasks ON tasks.rowid = fts.fts_rowid ORDER BY fts.fts_rank, fts.fts_rowid`.compile(
           db,
         ),
@@ -496,7 +501,7 @@ function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListV
       count: compiledCount,
       page: sql`WITH matches AS MATERIALIZED (SELECT tasks.id, ${rank} AS rank FROM ${from} ${where})
         SELECT (SELECT count(*) FROM matches) AS total, ${columns}
-        FROM (SELECT id, rank FROM matches ORDER BY rank DESC, id LIMIT ${fetch} OFFSET ${offsetStart}) AS top
+        FROM (SELECT id, rank FROM matches ORDER BY rank DESC, id LIMIT ${fetch} OFFSET ${skip}) AS top
         JOIN tasks ON tasks.id = top.id
         ORDER BY top.rank DESC, top.id`.compile(db),
       limit: plan.limit,
@@ -512,7 +517,7 @@ function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListV
     return {
       kind: 'page',
       count: compiledCount,
-      page: sql`SELECT ${selected} FROM ${from} ${where} ORDER BY ${rankOrder ?? sql`tasks.created_at DESC`}, ${tieBreak} LIMIT ${fetch} OFFSET ${offsetStart}`.compile(
+      page: sql`SELECT ${selected} FROM ${from} ${where} ORDER BY ${rankOrder ?? sql`tasks.created_at DESC`}, ${tieBreak} LIMIT ${fetch} OFFSET ${skip}`.compile(
         db,
       ),
       limit: plan.limit,
@@ -548,7 +553,7 @@ function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListV
   return {
     kind: 'page',
     count: compiledCount,
-    page: sql`SELECT ${selected}${keyColumns} FROM ${from} ${pageWhere} ORDER BY ${order} LIMIT ${fetch} OFFSET ${offset}`.compile(
+    page: sql`SELECT ${selected}${keyColumns} FROM ${from} ${pageWhere} ORDER BY ${order} LIMIT ${fetch} OFFSET ${offsetSql(offset)}`.compile(
       db,
     ),
     limit: plan.limit,

@@ -88,7 +88,7 @@ export async function claimDueDeliveries(
     UPDATE webhook_deliveries SET lease_until = ${c.leaseUntil}, leased_by = ${c.instanceId}
     WHERE id IN (
       SELECT d.id FROM webhook_deliveries d WHERE ${due}
-      ORDER BY d.next_attempt_at LIMIT ${limitSql(engine, c.limit)} ${lock}
+      ORDER BY d.next_attempt_at LIMIT ${limitSql(c.limit)} ${lock}
     )
     RETURNING id`.execute(db)
   return rows.map((r) => String(r.id))
