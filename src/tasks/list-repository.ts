@@ -189,25 +189,14 @@ function keyParts(sort: SortKey[], tagRow = false): KeyPart[] {
 }
 
 /**
- * Rows strictly after `values` in the sort order: (a > v1) OR (a = v1 AND b > v2) OR …,
- * led by the implied bound a ≥ v1 (a ≤ v1 descending). Neither SQLite nor PostgreSQL derives
- * an index range from the OR alone: they scan the index from its start and filter, so a
- * deep page cost grows with its depth; with the bound they seek straight to the cursor.
+ * Rows strictly after `values` in the sort order: (a > v1) OR (a = v1 AND b > v2) OR …, led by
+ * a ≥ v1 (a ≤ v1 descending); NULLs sort within their group.
  */
 function keysetCondition(parts: KeyPart[], values: unknown[]): RawBuilder<unknown> {
-  const after = keysetOrs(parts, values)
-  const first = parts[0]
-  const v = values[0]
-  if (!first || v === null || v === undefined) return after
-  const bound = first.descending ? sql`${first.expr} <= ${v}` : sql`${first.expr} >= ${v}`
-  return sql`(${bound} AND ${after})`
-}
-
-function keysetOrs(parts: KeyPart[], values: unknown[]): RawBuilder<unknown> {
   const ors: RawBuilder<unknown>[] = []
   // The same rows also satisfy a >= v1 (or <=): a plain range on the leading key that both engines
-  // can start an index scan at, so a deep page costs what the first does (the OR form alone is
-  // applied as a filter while scanning from the top).
+  // can start an index scan at, so a deep page costs what the first does (neither derives an index
+  // range from the OR alone: it is applied as a filter while scanning from the top).
   const first = parts[0]
   const seek =
     first && values[0] !== null && values[0] !== undefined
