@@ -3,7 +3,7 @@
 // src/tasks/list-repository.ts). A named statement is planned with its values on each of its
 // first five runs; after that PostgreSQL keeps one plan for any values when that plan's
 // estimated cost is no worse. A bound LIMIT, a bound OFFSET or a bound status range made the
-// estimate worse on data of some size, so every run was planned afresh: about half of
+// estimate worse on data of some size, so every run was planned afresh: about 40% of
 // PostgreSQL's CPU for a listing. pg_prepared_statements counts which plan each run used.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'

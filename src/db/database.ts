@@ -21,8 +21,8 @@ export type Engine = 'sqlite' | 'postgres'
  * - PostgreSQL plans a named statement with its values on each of its first five runs, then keeps
  *   one plan for any values if that plan's estimated cost is no worse. With a bound LIMIT that
  *   estimate assumes a tenth of the rows is wanted, so for a page it is always worse, and the
- *   statement was planned afresh on every run: half of PostgreSQL's CPU for a listing
- *   (`pg_prepared_statements` counts the custom plans; see offsetSql for the rest).
+ *   statement was planned afresh on every run: about 40% of PostgreSQL's CPU for a
+ *   listing (`pg_prepared_statements` counts the custom plans; see offsetSql for the rest).
  * A literal costs one cached statement per limit in use.
  */
 export function limitSql(limit: number): RawBuilder<number> {

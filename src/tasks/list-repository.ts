@@ -190,7 +190,8 @@ function keyParts(sort: SortKey[], tagRow = false): KeyPart[] {
 
 /**
  * Rows strictly after `values` in the sort order: (a > v1) OR (a = v1 AND b > v2) OR …, led by
- * a ≥ v1 (a ≤ v1 descending); NULLs sort within their group.
+ * a ≥ v1 (a ≤ v1 descending). A key whose value is NULL adds no term of its own: nothing sorts
+ * strictly after NULL within the NULL group.
  */
 function keysetCondition(parts: KeyPart[], values: unknown[]): RawBuilder<unknown> {
   const ors: RawBuilder<unknown>[] = []
