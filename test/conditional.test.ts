@@ -82,6 +82,50 @@ for (const engine of testEngines()) {
       assert.notEqual(changed.headers.etag, etag)
     })
 
+    it("gives a list a new ETag when its total, its tasks or a listed task's state change, and only then", async () => {
+      const owner = await registerAndLogin(t.app)
+      const first = await createTask(t.app, owner, { title: 'first' })
+      await createTask(t.app, owner, { title: 'second' })
+      const url = '/v1/tasks?ownerId=me&sort=createdAt&limit=1&deleted=include'
+      const tagOf = async (inm?: string) => {
+        const res = await t.app.inject({
+          method: 'GET',
+          url,
+          headers: { ...owner.auth, ...(inm ? { 'if-none-match': inm } : {}) },
+        })
+        return { status: res.statusCode, etag: String(res.headers.etag), body: res.body }
+      }
+      const start = await tagOf()
+      assert.equal(JSON.parse(start.body).items[0].id, first.id)
+      assert.equal((await tagOf(start.etag)).status, 304)
+
+      // A third task: the page still shows only the first, but page.total is 3.
+      const third = await createTask(t.app, owner, { title: 'third' })
+      const grown = await tagOf(start.etag)
+      assert.equal(grown.status, 200)
+      assert.equal(JSON.parse(grown.body).items[0].id, first.id)
+      assert.equal(JSON.parse(grown.body).page.total, 3)
+      assert.notEqual(grown.etag, start.etag)
+
+      // A change to a task that is not on the page leaves this page's tag alone.
+      const edit = await t.app.inject({
+        method: 'PATCH',
+        url: `/v1/tasks/${third.id}`,
+        headers: owner.auth,
+        payload: { status: 'done' },
+      })
+      assert.equal(edit.statusCode, 200)
+      assert.equal((await tagOf(grown.etag)).status, 304)
+
+      // Deleting the listed task keeps it listed (deleted=include) with deletedAt set: a new body.
+      const del = await t.app.inject({ method: 'DELETE', url: `/v1/tasks/${first.id}`, headers: owner.auth })
+      assert.equal(del.statusCode, 204)
+      const deleted = await tagOf(grown.etag)
+      assert.equal(deleted.status, 200)
+      assert.notEqual(JSON.parse(deleted.body).items[0].deletedAt, null)
+      assert.notEqual(deleted.etag, grown.etag)
+    })
+
     it('applies a PATCH with the current If-Match and refuses a stale one with 412, changing nothing', async () => {
       const task = await createTask(t.app, user)
       const url = `/v1/tasks/${task.id}`
