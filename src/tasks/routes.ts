@@ -62,7 +62,7 @@ function sendTask(reply: FastifyReply, task: Task, status = 200) {
  * "v<version>" tag, it does not change when a release changes how a task is written; and it is
  * weak, as a tag not computed from the bytes sent must be.
  */
-export function listEtag(
+function listEtag(
   items: readonly Pick<Task, 'id' | 'version'>[],
   page: { limit: number; offset: number; total: number; nextCursor: string | null },
 ): string {
