@@ -34,9 +34,10 @@ function principalOf(request: FastifyRequest) {
 /**
  * Task bodies are written with JSON.stringify, not the response schema's compiled serializer
  * (fast-json-stringify): V8's JSON.stringify writes these plain objects in one flat string, the
- * compiled serializer concatenates a piece per field, which then has to be flattened to hash and
- * to write. A listing's body took 22 µs serialized and hashed that way against 16 µs (bench data,
- * 20 tasks), and its pieces were a sixth of the bytes a PostgreSQL listing allocated (V8's
+ * compiled serializer concatenates a piece per field, which then has to be flattened to write.
+ * A listing's body took 22 µs serialized and hashed that way against 16 µs (bench data, 20 tasks;
+ * listings hashed their body for the ETag then, see listEtag), and its pieces were a sixth of the
+ * bytes a PostgreSQL listing allocated (V8's
  * sampling heap profiler, under load). The response schemas stay as the OpenAPI document's
  * description of these bodies. What keeps the bodies to them: a Task is built only by
  * taskFromValues (rows), TaskService.create (the new task) and changedTask (a copy with the
