@@ -520,13 +520,9 @@ function compileList(db: Executor, engine: Engine, plan: ListPlan, viewer: ListV
 
   const parts = keyParts(plan.sort, byTagIndex)
   const pageConditions = [...conditions]
-  let offset = plan.offset
-  if (plan.position && 'after' in plan.position) {
-    pageConditions.push(keysetCondition(parts, [...plan.position.after, plan.position.id]))
-    offset = 0
-  } else if (plan.position && 'offset' in plan.position) {
-    offset = plan.position.offset
-  }
+  const keyset = plan.position && 'after' in plan.position ? plan.position : undefined
+  if (keyset) pageConditions.push(keysetCondition(parts, [...keyset.after, keyset.id]))
+  const offset = keyset ? 0 : offsetStart
   const pageWhere = pageConditions.length > 0 ? sql`WHERE ${sql.join(pageConditions, sql` AND `)}` : sql``
   const orderParts = byStatusIndex
     ? [{ expr: sql`tasks.status`, descending: parts[0]?.descending ?? true }, ...parts]

@@ -37,12 +37,11 @@ function principalOf(request: FastifyRequest) {
  * compiled serializer concatenates a piece per field, which then has to be flattened to write.
  * A listing's body took 22 µs serialized and hashed that way against 16 µs (bench data, 20 tasks;
  * listings hashed their body for the ETag then, see listEtag), and its pieces were a sixth of the
- * bytes a PostgreSQL listing allocated (V8's
- * sampling heap profiler, under load). The response schemas stay as the OpenAPI document's
- * description of these bodies. What keeps the bodies to them: a Task is built only by
- * taskFromValues (rows), TaskService.create (the new task) and changedTask (a copy with the
- * change applied), and test/tasks.test.ts checks that every task route writes the text the
- * schema's serializer would.
+ * bytes a PostgreSQL listing allocated (V8's sampling heap profiler, under load). The response
+ * schemas stay as the OpenAPI document's description of these bodies. What keeps the bodies to
+ * them: a Task is built only by taskFromValues (rows), TaskService.create (the new task) and
+ * changedTask (a copy with the change applied), and test/tasks.test.ts checks that every task
+ * route writes the text the schema's serializer would.
  */
 function sendTask(reply: FastifyReply, task: Task, status = 200) {
   return reply
