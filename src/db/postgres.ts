@@ -247,14 +247,17 @@ export function openPostgres(settings: PostgresSettings): OpenedPostgres {
     query_timeout: settings.statementTimeoutMs + 1000,
     application_name: 'task-tracker',
     types: serviceTypes,
+    // Times come back in UTC whatever the server's or the URL's zone (timestamptzText reads
+    // them as text). pg-pool waits for this before it hands the new connection out, so the
+    // first query never queues inside pg behind the SET (deprecated, gone in pg@9); if the SET
+    // fails, the connection is closed and the checkout fails rather than read another zone.
+    // Not a startup `options`: the URL's own options (a search_path, say) would replace it.
+    onConnect: async (client) => {
+      await client.query("SET TIME ZONE 'UTC'")
+    },
   })
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {})
-  // Times come back in UTC whatever the server's default zone (timestamptzText reads them as
-  // text). Queued on the new connection before the first query that uses it.
-  pool.on('connect', (client) => {
-    client.query("SET TIME ZONE 'UTC'").catch(() => {})
-  })
   const tagging = taggingPool(pool)
   const readValues = async (query: CompiledQuery): Promise<unknown[][]> => {
     const client = await tagging.connect()
