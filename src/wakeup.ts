@@ -152,6 +152,8 @@ class PostgresWakeups extends LocalWakeups {
   #closed = false
   #retryTimer: NodeJS.Timeout | undefined
   #attempt = 0
+  /** The listening session's queries, one at a time (see #onSession). */
+  #session: Promise<unknown> = Promise.resolve()
 
   constructor(url: string, log: FastifyBaseLogger) {
     super()
@@ -171,7 +173,8 @@ class PostgresWakeups extends LocalWakeups {
       if (temporary) await temporary.connect()
       const session = (live ?? temporary) as pg.Client
       const scope = this.#scope ?? (await this.#scopeOf(session))
-      await session.query('SELECT pg_notify($1, $2)', [`${scope}.${channel}`, this.#instance])
+      const send = () => session.query('SELECT pg_notify($1, $2)', [`${scope}.${channel}`, this.#instance])
+      await (live ? this.#onSession(send) : send())
       this.#outage.ok()
     } catch (err) {
       this.#outage.failed(err)
@@ -195,9 +198,20 @@ class PostgresWakeups extends LocalWakeups {
   }
 
   #listenOn(client: pg.Client, scope: string, channel: string): void {
-    client
-      .query(`LISTEN ${client.escapeIdentifier(`${scope}.${channel}`)}`)
-      .catch((err: unknown) => this.#outage.failed(err))
+    this.#onSession(() => client.query(`LISTEN ${client.escapeIdentifier(`${scope}.${channel}`)}`)).catch(
+      (err: unknown) => this.#outage.failed(err),
+    )
+  }
+
+  /**
+   * Runs `query` on the listening session once the queries sent before it have returned. Publishes
+   * and LISTENs come at any time; pg would queue them on the one busy connection itself, but that
+   * is deprecated (gone in pg@9).
+   */
+  #onSession<T>(query: () => Promise<T>): Promise<T> {
+    const result = this.#session.then(query)
+    this.#session = result.catch(() => {})
+    return result
   }
 
   async #connect(): Promise<void> {
