@@ -57,7 +57,7 @@ export const NOTIFY_SPACING_MS = 10
  * notifications. This instance announces its own after they commit (`committed`), on the same
  * connection, so a NOTIFY can never wake a reader before the change is visible: the first
  * commit after a quiet spell at once, later ones together, NOTIFY_SPACING_MS after the last
- * NOTIFY. A crash between a commit and its NOTIFY, or a NOTIFY that fails or finds the
+ * NOTIFY was sent and once it has returned. A crash between a commit and its NOTIFY, or a NOTIFY that fails or finds the
  * connection down, only delays the other instances' readers until they poll. Reconnects after
  * losing the connection.
  */
@@ -68,18 +68,41 @@ export function postgresEventSignal(url: string, log: FastifyBaseLogger): EventS
   let retry: NodeJS.Timeout | undefined
   let lastNotify = Number.NEGATIVE_INFINITY
   let notifyTimer: NodeJS.Timeout | undefined
+  // One NOTIFY in flight at a time: a commit while one is being sent is covered by the next,
+  // sent when it returns. pg would queue a second query on the busy connection, but that is
+  // deprecated (gone in pg@9), and a slow database would have them pile up.
+  let sending = false
+  let again = false
 
   const notify = () => {
     notifyTimer = undefined
+    const c = client
+    if (!c) return
+    sending = true
     lastNotify = performance.now()
-    client?.query('SELECT pg_notify($1, current_schema())', [EVENTS_CHANNEL]).catch(() => {})
+    c.query('SELECT pg_notify($1, current_schema())', [EVENTS_CHANNEL])
+      .catch(() => {})
+      .finally(() => {
+        sending = false
+        if (again) {
+          again = false
+          schedule()
+        }
+      })
   }
-  const committed = () => {
-    local.wake()
+  const schedule = () => {
     if (closed || notifyTimer) return // one is due: it covers this commit too
+    if (sending) {
+      again = true
+      return
+    }
     const wait = lastNotify + NOTIFY_SPACING_MS - performance.now()
     if (wait <= 0) notify()
     else notifyTimer = setTimeout(notify, wait)
+  }
+  const committed = () => {
+    local.wake()
+    schedule()
   }
 
   const connect = async () => {
