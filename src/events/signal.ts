@@ -57,9 +57,9 @@ export const NOTIFY_SPACING_MS = 10
  * notifications. This instance announces its own after they commit (`committed`), on the same
  * connection, so a NOTIFY can never wake a reader before the change is visible: the first
  * commit after a quiet spell at once, later ones together, NOTIFY_SPACING_MS after the last
- * NOTIFY was sent and once it has returned. A crash between a commit and its NOTIFY, or a NOTIFY that fails or finds the
- * connection down, only delays the other instances' readers until they poll. Reconnects after
- * losing the connection.
+ * NOTIFY was sent and once it has returned. A crash between a commit and its NOTIFY, or a
+ * NOTIFY that fails or finds the connection down, only delays the other instances' readers
+ * until they poll. Reconnects after losing the connection.
  */
 export function postgresEventSignal(url: string, log: FastifyBaseLogger): EventSignal {
   const local = localEventSignal()
