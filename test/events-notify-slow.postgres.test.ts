@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import pino from 'pino'
 import { EVENTS_CHANNEL, type EventSignal, postgresEventSignal } from '../src/events/signal.ts'
-import { freshPostgresSchema } from './helpers.ts'
+import { freshPostgresSchema, watchQueuedQueries } from './helpers.ts'
 
 const DELAY_MS = 25
 
@@ -32,12 +32,10 @@ async function slowProxy(host: string, port: number): Promise<{ server: Server; 
 }
 
 describe('event NOTIFYs on a slow database (postgres)', () => {
-  const warnings: Error[] = []
-  const onWarning = (warning: Error) => warnings.push(warning)
-  process.on('warning', onWarning)
+  const warnings = watchQueuedQueries()
   const cleanups: (() => Promise<unknown>)[] = []
   after(async () => {
-    process.off('warning', onWarning)
+    warnings.stop()
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
   })
 
@@ -69,10 +67,7 @@ describe('event NOTIFYs on a slow database (postgres)', () => {
       await sleep(2)
     }
     await sleep(4 * DELAY_MS + 300)
-    assert.deepEqual(
-      warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => w.message),
-      [],
-    )
+    assert.deepEqual(await warnings.queued(), [])
     // Spaced by their round trips, each at least 2 × DELAY_MS: at most 7 start within the 300 ms
     // and one more after them (7 here). Sent every 10 ms and queued in pg, they were 13.
     assert.ok(notifies >= 2, `the commits made while the first NOTIFY was out are announced: ${notifies}`)

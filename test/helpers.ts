@@ -166,3 +166,24 @@ export function errorOf(res: LightMyRequestResponse): {
     }
   ).error
 }
+
+/**
+ * pg's warnings about a query sent on a client that is still busy with another: pg queues it,
+ * deprecates doing so and drops it in pg@9. Node warns once per process, and each test file runs
+ * in a process of its own. `queued()` waits a tick (warnings are emitted on the next one).
+ */
+export function watchQueuedQueries(): { queued(): Promise<string[]>; stop(): void } {
+  const seen: string[] = []
+  const onWarning = (warning: Error) => {
+    if (warning.name === 'DeprecationWarning' && warning.message.includes('already executing a query'))
+      seen.push(warning.message)
+  }
+  process.on('warning', onWarning)
+  return {
+    async queued() {
+      await new Promise((resolve) => setImmediate(resolve))
+      return [...seen]
+    },
+    stop: () => process.off('warning', onWarning),
+  }
+}

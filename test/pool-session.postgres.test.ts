@@ -7,14 +7,13 @@ import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import { CompiledQuery } from 'kysely'
 import { type OpenedPostgres, openPostgres } from '../src/db/postgres.ts'
+import { watchQueuedQueries } from './helpers.ts'
 
 describe('pooled PostgreSQL sessions (postgres)', () => {
   let opened: OpenedPostgres | undefined
-  const warnings: Error[] = []
-  const onWarning = (warning: Error) => warnings.push(warning)
-  process.on('warning', onWarning)
+  const warnings = watchQueuedQueries()
   after(async () => {
-    process.off('warning', onWarning)
+    warnings.stop()
     await opened?.pool.end()
   })
 
@@ -48,10 +47,6 @@ describe('pooled PostgreSQL sessions (postgres)', () => {
       assert.equal(row?.[0], 'UTC')
       assert.equal(row?.[1], '2026-01-01T18:04:05.678Z')
     }
-    await new Promise((resolve) => setImmediate(resolve)) // warnings are emitted on the next tick
-    assert.deepEqual(
-      warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => w.message),
-      [],
-    )
+    assert.deepEqual(await warnings.queued(), [])
   })
 })

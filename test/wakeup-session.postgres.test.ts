@@ -8,16 +8,14 @@ import { after, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pino from 'pino'
 import { openWakeups, type Wakeups } from '../src/wakeup.ts'
-import { freshPostgresSchema } from './helpers.ts'
+import { freshPostgresSchema, watchQueuedQueries } from './helpers.ts'
 
 describe('wake-ups on one PostgreSQL session (postgres)', () => {
-  const warnings: Error[] = []
-  const onWarning = (warning: Error) => warnings.push(warning)
-  process.on('warning', onWarning)
+  const warnings = watchQueuedQueries()
   const opened: Wakeups[] = []
   let drop: (() => Promise<void>) | undefined
   after(async () => {
-    process.off('warning', onWarning)
+    warnings.stop()
     for (const w of opened) await w.close()
     await drop?.()
   })
@@ -42,10 +40,6 @@ describe('wake-ups on one PostgreSQL session (postgres)', () => {
       await sleep(20)
     }
     assert.ok(allWoken(), `every channel reaches the other instance: ${JSON.stringify([...woken])}`)
-    await new Promise((resolve) => setImmediate(resolve)) // warnings are emitted on the next tick
-    assert.deepEqual(
-      warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => w.message),
-      [],
-    )
+    assert.deepEqual(await warnings.queued(), [])
   })
 })
