@@ -32,10 +32,10 @@ async function slowProxy(host: string, port: number): Promise<{ server: Server; 
 }
 
 describe('event NOTIFYs on a slow database (postgres)', () => {
-  const warnings = watchQueuedQueries()
+  const busy = watchQueuedQueries()
   const cleanups: (() => Promise<unknown>)[] = []
   after(async () => {
-    warnings.stop()
+    busy.stop()
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
   })
 
@@ -67,10 +67,18 @@ describe('event NOTIFYs on a slow database (postgres)', () => {
       await sleep(2)
     }
     await sleep(4 * DELAY_MS + 300)
-    assert.deepEqual(await warnings.queued(), [])
+    assert.deepEqual(busy.queued(), [])
     // Spaced by their round trips, each at least 2 × DELAY_MS: at most 7 start within the 300 ms
     // and one more after them (7 here). Sent every 10 ms and queued in pg, they were 13.
     assert.ok(notifies >= 2, `the commits made while the first NOTIFY was out are announced: ${notifies}`)
     assert.ok(notifies <= 8, `one NOTIFY at a time: ${notifies}`)
+
+    // A commit made while a NOTIFY is out is announced by one more, sent when that one returns.
+    const before = notifies
+    signal.committed() // sent at once: the burst's last NOTIFY returned long ago
+    await sleep(5) // still out: its round trip takes at least 2 × DELAY_MS
+    signal.committed()
+    await sleep(4 * DELAY_MS + 300)
+    assert.equal(notifies - before, 2, 'the NOTIFY that was out, and one for the commit made meanwhile')
   })
 })

@@ -168,22 +168,33 @@ export function errorOf(res: LightMyRequestResponse): {
 }
 
 /**
- * pg's warnings about a query sent on a client that is still busy with another: pg queues it,
- * deprecates doing so and drops it in pg@9. Node warns once per process, and each test file runs
- * in a process of its own. `queued()` waits a tick (warnings are emitted on the next one).
+ * Every query sent on a pg client that is still busy with another, whether pg would queue it
+ * behind one that runs or behind one that waits. pg queues such a query, deprecates doing so and
+ * drops it in pg@9, but warns only when one already waits (and once per process), so the client
+ * is watched instead: `pg.Client.prototype.query` is wrapped while the watch lasts, and reads pg
+ * 8's own state (`_getActiveQuery()`, `_queryQueue`). A pg without that state fails the watch
+ * rather than passing it. `queued()` lists the SQL of each such query.
  */
-export function watchQueuedQueries(): { queued(): Promise<string[]>; stop(): void } {
+export function watchQueuedQueries(): { queued(): string[]; stop(): void } {
   const seen: string[] = []
-  const onWarning = (warning: Error) => {
-    if (warning.name === 'DeprecationWarning' && warning.message.includes('already executing a query'))
-      seen.push(warning.message)
+  const proto = pg.Client.prototype as unknown as Record<string, unknown>
+  const original = proto.query as (this: unknown, ...args: unknown[]) => unknown
+  proto.query = function watched(
+    this: { _getActiveQuery?: () => unknown; _queryQueue?: unknown[] },
+    ...args: unknown[]
+  ) {
+    if (typeof this._getActiveQuery !== 'function' || !Array.isArray(this._queryQueue))
+      seen.push('pg client state unknown: update watchQueuedQueries for this pg')
+    else if (this._getActiveQuery() || this._queryQueue.length > 0) {
+      const config = args[0] as string | { text?: string }
+      seen.push(typeof config === 'string' ? config : String(config?.text))
+    }
+    return original.apply(this, args)
   }
-  process.on('warning', onWarning)
   return {
-    async queued() {
-      await new Promise((resolve) => setImmediate(resolve))
-      return [...seen]
+    queued: () => [...seen],
+    stop: () => {
+      proto.query = original
     },
-    stop: () => process.off('warning', onWarning),
   }
 }

@@ -1,6 +1,6 @@
 // Every pooled PostgreSQL connection is set to UTC before its first query runs on it, even when
-// the URL asks for another zone, and that first query does not queue inside pg behind the SET
-// (pg deprecates queueing on a busy client and drops it in pg@9). Both ways in are used: the
+// the URL asks for another zone, and that first query is never sent while the SET is still on
+// the connection (pg queues it, deprecates that and drops it in pg@9). Both ways in are used: the
 // pool's own query (the readiness check in src/db/database.ts) sends its query in the same tick
 // as the connection is handed out, and readValues a tick later.
 import assert from 'node:assert/strict'
@@ -11,9 +11,9 @@ import { watchQueuedQueries } from './helpers.ts'
 
 describe('pooled PostgreSQL sessions (postgres)', () => {
   let opened: OpenedPostgres | undefined
-  const warnings = watchQueuedQueries()
+  const busy = watchQueuedQueries()
   after(async () => {
-    warnings.stop()
+    busy.stop()
     await opened?.pool.end()
   })
 
@@ -47,6 +47,6 @@ describe('pooled PostgreSQL sessions (postgres)', () => {
       assert.equal(row?.[0], 'UTC')
       assert.equal(row?.[1], '2026-01-01T18:04:05.678Z')
     }
-    assert.deepEqual(await warnings.queued(), [])
+    assert.deepEqual(busy.queued(), [])
   })
 })

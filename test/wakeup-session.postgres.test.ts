@@ -11,11 +11,11 @@ import { openWakeups, type Wakeups } from '../src/wakeup.ts'
 import { freshPostgresSchema, watchQueuedQueries } from './helpers.ts'
 
 describe('wake-ups on one PostgreSQL session (postgres)', () => {
-  const warnings = watchQueuedQueries()
+  const busy = watchQueuedQueries()
   const opened: Wakeups[] = []
   let drop: (() => Promise<void>) | undefined
   after(async () => {
-    warnings.stop()
+    busy.stop()
     for (const w of opened) await w.close()
     await drop?.()
   })
@@ -40,6 +40,6 @@ describe('wake-ups on one PostgreSQL session (postgres)', () => {
       await sleep(20)
     }
     assert.ok(allWoken(), `every channel reaches the other instance: ${JSON.stringify([...woken])}`)
-    assert.deepEqual(await warnings.queued(), [])
+    assert.deepEqual(busy.queued(), [])
   })
 })
