@@ -251,6 +251,7 @@ export function openPostgres(settings: PostgresSettings): OpenedPostgres {
     // them as text). pg-pool waits for this before it hands the new connection out, so the
     // first query never queues inside pg behind the SET (deprecated, gone in pg@9); if the SET
     // fails, the connection is closed and the checkout fails rather than read another zone.
+    // The connect timeout does not cover it (pg-pool clears that timer first); query_timeout does.
     // Not a startup `options`: the URL's own options (a search_path, say) would replace it.
     onConnect: async (client) => {
       await client.query("SET TIME ZONE 'UTC'")
