@@ -7,6 +7,7 @@ import {
   buildTestApp,
   createTask,
   errorOf,
+  patchTask,
   registerAndLogin,
   type TestApp,
   type TestUser,
@@ -61,12 +62,7 @@ for (const engine of testEngines()) {
 
     it('admins change, delete and restore anyone’s task and see deleted ones; each is audited in the log', async () => {
       const task = await createTask(t.app, alice)
-      const patched = await t.app.inject({
-        method: 'PATCH',
-        url: `/v1/tasks/${task.id}`,
-        headers: admin.auth,
-        payload: { status: 'done' },
-      })
+      const patched = await patchTask(t.app, admin, task.id, { status: 'done' })
       assert.equal(patched.statusCode, 200)
       assert.equal(
         (await t.app.inject({ method: 'DELETE', url: `/v1/tasks/${task.id}`, headers: admin.auth }))

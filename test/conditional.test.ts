@@ -6,6 +6,7 @@ import {
   buildTestApp,
   createTask,
   errorOf,
+  patchTask,
   registerAndLogin,
   type TestApp,
   type TestUser,
@@ -108,12 +109,7 @@ for (const engine of testEngines()) {
       assert.notEqual(grown.etag, start.etag)
 
       // A change to a task that is not on the page leaves this page's tag alone.
-      const edit = await t.app.inject({
-        method: 'PATCH',
-        url: `/v1/tasks/${third.id}`,
-        headers: owner.auth,
-        payload: { status: 'done' },
-      })
+      const edit = await patchTask(t.app, owner, third.id, { status: 'done' })
       assert.equal(edit.statusCode, 200)
       assert.equal((await tagOf(grown.etag)).status, 304)
 

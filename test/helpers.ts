@@ -149,6 +149,16 @@ export async function createTask(
   return res.json() as Record<string, unknown> & { id: string; version: number }
 }
 
+/** PATCH /v1/tasks/:id as `user`, without If-Match; the response, whatever its status. */
+export function patchTask(
+  app: FastifyInstance,
+  user: TestUser,
+  id: string,
+  payload: Record<string, unknown>,
+) {
+  return app.inject({ method: 'PATCH', url: `/v1/tasks/${id}`, headers: user.auth, payload })
+}
+
 export function errorOf(res: LightMyRequestResponse): {
   code: string
   message: string

@@ -19,6 +19,7 @@ import {
   aTask,
   buildTestApp,
   createTask,
+  patchTask,
   registerAndLogin,
   type TestApp,
   type TestUser,
@@ -50,12 +51,7 @@ for (const engine of testEngines()) {
         const keyBytes = Buffer.from(hook.secret.slice(6), 'base64').length
         assert.ok(keyBytes >= 24 && keyBytes <= 64)
         const task = await createTask(t.app, user, aTask({ title: 'signed' }))
-        const patch = await t.app.inject({
-          method: 'PATCH',
-          url: `/v1/tasks/${task.id}`,
-          headers: user.auth,
-          payload: { status: 'done' },
-        })
+        const patch = await patchTask(t.app, user, task.id, { status: 'done' })
         assert.equal(patch.statusCode, 200)
         const del = await t.app.inject({ method: 'DELETE', url: `/v1/tasks/${task.id}`, headers: user.auth })
         assert.equal(del.statusCode, 204)
