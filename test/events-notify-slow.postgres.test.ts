@@ -1,34 +1,90 @@
-// When the database answers slower than NOTIFY_SPACING_MS, the event signal (src/events/signal.ts)
-// still has at most one NOTIFY in flight on its connection: commits made while one is being sent
-// go out together in the next, once it returns. They are not queued inside pg behind each other
-// (pg deprecates that and drops it in pg@9), and they do not pile up on the slow database. The
-// slowness is a delay of this test's own between the signal and a real PostgreSQL: every chunk
-// either way waits 25 ms in a proxy on loopback.
+// The event signal's connection to PostgreSQL (src/events/signal.ts) when the database is slow
+// or the connection dies without a word.
+//
+// When the database answers slower than NOTIFY_SPACING_MS, the signal still has at most one
+// NOTIFY in flight on its connection: commits made while one is being sent go out together in
+// the next, once it returns. They are not queued inside pg behind each other (pg deprecates that
+// and drops it in pg@9), and they do not pile up on the slow database.
+//
+// When the connection goes silent (a peer behind a firewall that drops packets, an address that
+// failed over), a NOTIFY times out, the signal ends the session and connects again, and the
+// commits it could not announce are announced on the new one.
+//
+// The slowness and the silence are this test's own: a proxy on loopback between the signal and a
+// real PostgreSQL holds every chunk for a while, or stops passing anything on.
 import assert from 'node:assert/strict'
-import { createConnection, createServer, type Server, type Socket } from 'node:net'
+import { createConnection, createServer, type Socket } from 'node:net'
 import { after, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import pino from 'pino'
 import { EVENTS_CHANNEL, type EventSignal, postgresEventSignal } from '../src/events/signal.ts'
+import { waitFor } from './events-support.ts'
 import { freshPostgresSchema, watchQueuedQueries } from './helpers.ts'
 
 const DELAY_MS = 25
 
-/** A TCP proxy to host:port that holds every chunk, in order, for DELAY_MS. */
-async function slowProxy(host: string, port: number): Promise<{ server: Server; port: number }> {
-  const delayed = (from: Socket, to: Socket) => {
-    from.on('data', (chunk) => setTimeout(() => to.destroyed || to.write(chunk), DELAY_MS))
-    from.on('close', () => setTimeout(() => to.destroy(), DELAY_MS))
+interface Proxy {
+  port: number
+  /** One entry per connection the proxy accepted: whether its client side has closed. */
+  connections: { closed: boolean }[]
+  /** From now on the connections open so far pass nothing either way, and never close. */
+  silence(): void
+  /** Destroys every connection, silent ones too, and stops listening. */
+  close(): Promise<void>
+}
+
+/** A TCP proxy to host:port that holds every chunk, in order, for `delayMs`. */
+async function proxy(host: string, port: number, delayMs: number): Promise<Proxy> {
+  const connections: { closed: boolean }[] = []
+  const silenced = new Set<Socket>()
+  const forward = (from: Socket, to: Socket) => {
+    from.on('data', (chunk) => {
+      if (silenced.has(from)) return
+      setTimeout(() => to.destroyed || to.write(chunk), delayMs)
+    })
+    from.on('close', () => {
+      if (!silenced.has(from)) setTimeout(() => to.destroy(), delayMs)
+    })
     from.on('error', () => {})
   }
+  const open: Socket[] = []
   const server = createServer((client) => {
+    const entry = { closed: false }
+    connections.push(entry)
+    client.on('close', () => {
+      entry.closed = true
+    })
     const upstream = createConnection(port, host)
-    delayed(client, upstream)
-    delayed(upstream, client)
+    open.push(client, upstream)
+    forward(client, upstream)
+    forward(upstream, client)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { server, port: (server.address() as { port: number }).port }
+  return {
+    port: (server.address() as { port: number }).port,
+    connections,
+    silence: () => {
+      for (const socket of open) silenced.add(socket)
+    },
+    close: () => {
+      for (const socket of open) socket.destroy()
+      return new Promise((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+/** A client of its own LISTENing on the events channel; counts the NOTIFYs for the URL's schema. */
+async function countNotifies(url: string) {
+  const listener = new pg.Client({ connectionString: url })
+  await listener.connect()
+  const schema = (await listener.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]?.s
+  const counter = { notifies: 0, close: () => listener.end() }
+  listener.on('notification', (n) => {
+    if (n.channel === EVENTS_CHANNEL && n.payload === schema) counter.notifies++
+  })
+  await listener.query(`LISTEN ${EVENTS_CHANNEL}`)
+  return counter
 }
 
 describe('event NOTIFYs on a slow database (postgres)', () => {
@@ -42,21 +98,17 @@ describe('event NOTIFYs on a slow database (postgres)', () => {
   it('sends one at a time and covers the commits made meanwhile', async () => {
     const schema = await freshPostgresSchema()
     cleanups.push(() => schema.drop())
-    const listener = new pg.Client({ connectionString: schema.url })
-    await listener.connect()
-    cleanups.push(() => listener.end())
-    const name = (await listener.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]?.s
-    let notifies = 0
-    listener.on('notification', (n) => {
-      if (n.channel === EVENTS_CHANNEL && n.payload === name) notifies++
-    })
-    await listener.query(`LISTEN ${EVENTS_CHANNEL}`)
+    const counter = await countNotifies(schema.url)
+    cleanups.push(() => counter.close())
 
     const url = new URL(schema.url)
-    const proxy = await slowProxy(url.hostname, Number(url.port || 5432))
-    cleanups.push(() => new Promise((resolve) => proxy.server.close(resolve)))
-    url.host = `127.0.0.1:${proxy.port}`
-    const signal: EventSignal = postgresEventSignal(url.toString(), pino({ level: 'silent' }))
+    const slow = await proxy(url.hostname, Number(url.port || 5432), DELAY_MS)
+    cleanups.push(() => slow.close())
+    url.host = `127.0.0.1:${slow.port}`
+    const signal: EventSignal = postgresEventSignal(url.toString(), pino({ level: 'silent' }), {
+      connectTimeoutMs: 5000,
+      queryTimeoutMs: 5000,
+    })
     await signal.start()
     cleanups.push(() => signal.close())
 
@@ -70,15 +122,68 @@ describe('event NOTIFYs on a slow database (postgres)', () => {
     assert.deepEqual(busy.queued(), [])
     // Spaced by their round trips, each at least 2 × DELAY_MS: at most 7 start within the 300 ms
     // and one more after them (7 here). Sent every 10 ms and queued in pg, they were 13.
-    assert.ok(notifies >= 2, `the commits made while the first NOTIFY was out are announced: ${notifies}`)
-    assert.ok(notifies <= 8, `one NOTIFY at a time: ${notifies}`)
+    assert.ok(
+      counter.notifies >= 2,
+      `the commits made while the first NOTIFY was out are announced: ${counter.notifies}`,
+    )
+    assert.ok(counter.notifies <= 8, `one NOTIFY at a time: ${counter.notifies}`)
 
     // A commit made while a NOTIFY is out is announced by one more, sent when that one returns.
-    const before = notifies
+    const before = counter.notifies
     signal.committed() // sent at once: the burst's last NOTIFY returned long ago
     await sleep(5) // still out: its round trip takes at least 2 × DELAY_MS
     signal.committed()
     await sleep(4 * DELAY_MS + 300)
-    assert.equal(notifies - before, 2, 'the NOTIFY that was out, and one for the commit made meanwhile')
+    assert.equal(
+      counter.notifies - before,
+      2,
+      'the NOTIFY that was out, and one for the commit made meanwhile',
+    )
+  })
+
+  it('ends a connection gone silent, connects again and announces the commits it could not', async () => {
+    const schema = await freshPostgresSchema()
+    cleanups.push(() => schema.drop())
+    const counter = await countNotifies(schema.url)
+    cleanups.push(() => counter.close())
+
+    const url = new URL(schema.url)
+    const line = await proxy(url.hostname, Number(url.port || 5432), 0)
+    cleanups.push(() => line.close())
+    url.host = `127.0.0.1:${line.port}`
+    const signal = postgresEventSignal(url.toString(), pino({ level: 'silent' }), {
+      connectTimeoutMs: 2000,
+      queryTimeoutMs: 300,
+    })
+    await signal.start()
+    cleanups.push(() => signal.close())
+    let wakes = 0
+    signal.onWake(() => wakes++)
+
+    signal.committed()
+    await waitFor(() => counter.notifies === 1, 'the first NOTIFY', 3000)
+    assert.equal(line.connections.length, 1)
+
+    // The line goes silent: the next NOTIFY gets no answer, nor does anything else on it.
+    line.silence()
+    signal.committed()
+    await sleep(100)
+    signal.committed() // made while that NOTIFY is out
+    await waitFor(() => line.connections[0]?.closed, 'the silent connection to be ended', 3000)
+    signal.committed() // made while there is no connection
+    assert.equal(counter.notifies, 1, 'nothing got through the silent line')
+
+    // The signal connects again (2 s later) and one NOTIFY announces all three commits.
+    const wakesBefore = wakes
+    await waitFor(() => counter.notifies === 2, 'a NOTIFY on the new connection', 6000)
+    assert.equal(line.connections.length, 2, 'one new connection')
+    assert.ok(wakes > wakesBefore, "this instance's readers are woken to catch up once it is back")
+    await sleep(300)
+    assert.equal(counter.notifies, 2, 'one NOTIFY for the commits made while the line was down')
+    assert.deepEqual(busy.queued(), [])
+
+    // And the new connection carries the next commit as usual.
+    signal.committed()
+    await waitFor(() => counter.notifies === 3, 'the next NOTIFY', 3000)
   })
 })

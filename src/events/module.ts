@@ -47,7 +47,10 @@ export function createEventsModule(deps: {
   const { config, database, clock, app, wakeups } = deps
   const signal =
     database.engine === 'postgres' && config.DATABASE_URL
-      ? postgresEventSignal(config.DATABASE_URL, app.log)
+      ? postgresEventSignal(config.DATABASE_URL, app.log, {
+          connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+          queryTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS + 1000,
+        })
       : localEventSignal()
   app.addHook('onReady', () => signal.start())
   // With REDIS_URL, events fan out through Redis pub/sub too: a writer publishes after commit,

@@ -52,16 +52,38 @@ export function localEventSignal(): EventSignal {
  */
 export const NOTIFY_SPACING_MS = 10
 
+export interface PostgresSignalSettings {
+  /** Longest wait to connect the listening session. */
+  connectTimeoutMs: number
+  /**
+   * Longest wait for any of its queries (the LISTEN, a NOTIFY). A query that outlives it ends the
+   * session, and with it a connection that died without a word (a peer gone behind a firewall
+   * or a failed-over address): pg would otherwise wait for the kernel to give up on it, about
+   * 15 minutes with data unacknowledged, and no NOTIFY would be sent until then.
+   */
+  queryTimeoutMs: number
+}
+
+/** After losing the listening session, wait this long before connecting again. */
+const RECONNECT_MS = 2000
+
 /**
  * PostgreSQL: LISTEN on a dedicated connection; other instances' changes arrive as
  * notifications. This instance announces its own after they commit (`committed`), on the same
  * connection, so a NOTIFY can never wake a reader before the change is visible: the first
  * commit after a quiet spell at once, later ones together, NOTIFY_SPACING_MS after the last
- * NOTIFY was sent and once it has returned. A crash between a commit and its NOTIFY, or a
- * NOTIFY that fails or finds the connection down, only delays the other instances' readers
- * until they poll. Reconnects after losing the connection.
+ * NOTIFY was sent and once it has returned. A crash between a commit and its NOTIFY only delays
+ * the other instances' readers until they poll. Commits made while the connection is down, or
+ * covered by a NOTIFY that failed, are announced by one NOTIFY once it is back. Reconnects after
+ * losing the connection. An idle one that died is found by TCP keepalive (libuv probes it after
+ * 10 s of silence, then every second, and gives up after 10 unanswered: about 20 s); a busy one
+ * by the query timeout.
  */
-export function postgresEventSignal(url: string, log: FastifyBaseLogger): EventSignal {
+export function postgresEventSignal(
+  url: string,
+  log: FastifyBaseLogger,
+  settings: PostgresSignalSettings,
+): EventSignal {
   const local = localEventSignal()
   let client: pg.Client | undefined
   let closed = false
@@ -77,14 +99,24 @@ export function postgresEventSignal(url: string, log: FastifyBaseLogger): EventS
   const notify = () => {
     notifyTimer = undefined
     const c = client
-    if (!c) return
+    if (!c) {
+      again = true // announced once connected
+      return
+    }
     sending = true
     lastNotify = performance.now()
     c.query('SELECT pg_notify($1, current_schema())', [EVENTS_CHANNEL])
-      .catch(() => {})
+      .catch(() => {
+        // Timed out or failed: the session is not to be trusted. Ending it with the query still
+        // out destroys the socket (pg does not wait for a dead peer); 'end' then reconnects, and
+        // the commits this NOTIFY covered are announced on the new session.
+        again = true
+        if (client === c) client = undefined
+        void c.end().catch(() => {})
+      })
       .finally(() => {
         sending = false
-        if (again) {
+        if (again && client) {
           again = false
           schedule()
         }
@@ -107,7 +139,14 @@ export function postgresEventSignal(url: string, log: FastifyBaseLogger): EventS
 
   const connect = async () => {
     if (closed) return
-    const c = new (loadPg().Client)({ connectionString: url, application_name: 'task-tracker-events' })
+    const c = new (loadPg().Client)({
+      connectionString: url,
+      application_name: 'task-tracker-events',
+      connectionTimeoutMillis: settings.connectTimeoutMs,
+      query_timeout: settings.queryTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    })
     c.on('error', () => {}) // 'end' below handles the reconnect
     try {
       await c.connect()
@@ -131,6 +170,10 @@ export function postgresEventSignal(url: string, log: FastifyBaseLogger): EventS
       }
       client = c
       local.wake() // catch up on anything committed while not listening
+      if (again) {
+        again = false
+        schedule() // and announce what this instance committed meanwhile
+      }
     } catch (err) {
       log.warn({ err }, 'event listener could not connect; polling until it can')
       await c.end().catch(() => {})
@@ -142,7 +185,7 @@ export function postgresEventSignal(url: string, log: FastifyBaseLogger): EventS
     retry = setTimeout(() => {
       retry = undefined
       void connect()
-    }, 2000)
+    }, RECONNECT_MS)
     retry.unref()
   }
   return {
