@@ -151,10 +151,9 @@ describe('event NOTIFYs on a slow database (postgres)', () => {
     const line = await proxy(url.hostname, Number(url.port || 5432), 0)
     cleanups.push(() => line.close())
     url.host = `127.0.0.1:${line.port}`
-    const signal = postgresEventSignal(url.toString(), pino({ level: 'silent' }), {
-      connectTimeoutMs: 2000,
-      queryTimeoutMs: 300,
-    })
+    const logged: string[] = []
+    const log = pino({ level: 'warn' }, { write: (line: string) => logged.push(line) })
+    const signal = postgresEventSignal(url.toString(), log, { connectTimeoutMs: 2000, queryTimeoutMs: 300 })
     await signal.start()
     cleanups.push(() => signal.close())
     let wakes = 0
@@ -172,6 +171,10 @@ describe('event NOTIFYs on a slow database (postgres)', () => {
     await waitFor(() => line.connections[0]?.closed, 'the silent connection to be ended', 3000)
     signal.committed() // made while there is no connection
     assert.equal(counter.notifies, 1, 'nothing got through the silent line')
+    assert.deepEqual(
+      logged.map((line) => JSON.parse(line).msg),
+      ['event NOTIFY failed; reconnecting the event listener'],
+    )
 
     // The signal connects again (2 s later) and one NOTIFY announces all three commits.
     const wakesBefore = wakes

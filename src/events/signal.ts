@@ -106,12 +106,14 @@ export function postgresEventSignal(
     sending = true
     lastNotify = performance.now()
     c.query('SELECT pg_notify($1, current_schema())', [EVENTS_CHANNEL])
-      .catch(() => {
+      .catch((err: unknown) => {
         // Timed out or failed: the session is not to be trusted. Ending it with the query still
         // out destroys the socket (pg does not wait for a dead peer); 'end' then reconnects, and
         // the commits this NOTIFY covered are announced on the new session.
         again = true
-        if (client === c) client = undefined
+        if (client !== c) return // already lost, and being replaced
+        client = undefined
+        log.warn({ err }, 'event NOTIFY failed; reconnecting the event listener')
         void c.end().catch(() => {})
       })
       .finally(() => {
