@@ -95,17 +95,22 @@ describe('event NOTIFYs on a slow database (postgres)', () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
   })
 
-  it('sends one at a time and covers the commits made meanwhile', async () => {
+  /** A schema of its own, a client counting its NOTIFYs, and a proxy to its database. */
+  async function behindProxy(delayMs: number) {
     const schema = await freshPostgresSchema()
     cleanups.push(() => schema.drop())
     const counter = await countNotifies(schema.url)
     cleanups.push(() => counter.close())
-
     const url = new URL(schema.url)
-    const slow = await proxy(url.hostname, Number(url.port || 5432), DELAY_MS)
-    cleanups.push(() => slow.close())
-    url.host = `127.0.0.1:${slow.port}`
-    const signal: EventSignal = postgresEventSignal(url.toString(), pino({ level: 'silent' }), {
+    const line = await proxy(url.hostname, Number(url.port || 5432), delayMs)
+    cleanups.push(() => line.close())
+    url.host = `127.0.0.1:${line.port}`
+    return { counter, line, url: url.toString() }
+  }
+
+  it('sends one at a time and covers the commits made meanwhile', async () => {
+    const { counter, url } = await behindProxy(DELAY_MS)
+    const signal: EventSignal = postgresEventSignal(url, pino({ level: 'silent' }), {
       connectTimeoutMs: 5000,
       queryTimeoutMs: 5000,
     })
@@ -142,18 +147,10 @@ describe('event NOTIFYs on a slow database (postgres)', () => {
   })
 
   it('ends a connection gone silent, connects again and announces the commits it could not', async () => {
-    const schema = await freshPostgresSchema()
-    cleanups.push(() => schema.drop())
-    const counter = await countNotifies(schema.url)
-    cleanups.push(() => counter.close())
-
-    const url = new URL(schema.url)
-    const line = await proxy(url.hostname, Number(url.port || 5432), 0)
-    cleanups.push(() => line.close())
-    url.host = `127.0.0.1:${line.port}`
+    const { counter, line, url } = await behindProxy(0)
     const logged: string[] = []
     const log = pino({ level: 'warn' }, { write: (line: string) => logged.push(line) })
-    const signal = postgresEventSignal(url.toString(), log, { connectTimeoutMs: 2000, queryTimeoutMs: 300 })
+    const signal = postgresEventSignal(url, log, { connectTimeoutMs: 2000, queryTimeoutMs: 300 })
     await signal.start()
     cleanups.push(() => signal.close())
     let wakes = 0

@@ -21,23 +21,16 @@ describe('listing statements keep one plan (postgres)', () => {
     t = await buildTestApp({}, {}, 'postgres')
     user = await registerAndLogin(t.app)
     // Enough tasks that the planner's estimates decide: 20,000, statuses spread over time,
-    // analyzed. Bulk loaded with the counting triggers off (with them on, the load took 4.4 s
-    // here and ran past the 5 s statement timeout on a busy CI machine), then counted in one
-    // statement, as migration 0003 counts existing tasks, so the totals are right.
+    // analyzed. Inserted by SQL with the counting triggers on, so the totals are right, 2,000 to a
+    // statement: in one statement each row's trigger bumps counter rows that every earlier row
+    // of the statement bumped, and those row versions pile up until it ends (20,000 at once took
+    // 4.4 s here and ran past the 5 s statement timeout on a busy CI machine).
     const db = t.app.database.db
-    await sql`ALTER TABLE tasks DISABLE TRIGGER USER`.execute(db)
-    await sql`INSERT INTO tasks (id, owner_id, title, description, status, priority, due_at, tags, created_at, updated_at, deleted_at, version)
-      SELECT gen_random_uuid(), ${user.id}, 'task ' || g, '', (ARRAY['todo', 'doing', 'done'])[1 + g % 3], g % 4,
-        NULL, '[]'::jsonb, now() - interval '30 days' + g * interval '1 minute', now(), NULL, 1
-      FROM generate_series(1, 20000) g`.execute(db)
-    await sql`ALTER TABLE tasks ENABLE TRIGGER USER`.execute(db)
-    await sql`DELETE FROM task_counts`.execute(db)
-    await sql`INSERT INTO task_counts (scope, deleted, status, priority, slot, n)
-      SELECT owner_id::text, (deleted_at IS NOT NULL)::int, status, priority, 0, count(*) FROM tasks GROUP BY 1, 2, 3, 4
-      UNION ALL
-      SELECT '*', (deleted_at IS NOT NULL)::int, status, priority, 0, count(*) FROM tasks GROUP BY 2, 3, 4`.execute(
-      db,
-    )
+    for (let from = 1; from <= 20_000; from += 2000)
+      await sql`INSERT INTO tasks (id, owner_id, title, description, status, priority, due_at, tags, created_at, updated_at, deleted_at, version)
+        SELECT gen_random_uuid(), ${user.id}, 'task ' || g, '', (ARRAY['todo', 'doing', 'done'])[1 + g % 3], g % 4,
+          NULL, '[]'::jsonb, now() - interval '30 days' + g * interval '1 minute', now(), NULL, 1
+        FROM generate_series(${from}::int, ${from + 1999}::int) g`.execute(db)
     await sql`ANALYZE tasks`.execute(db)
     listings = loggedListings(t, user.id)
   })
@@ -78,7 +71,7 @@ describe('listing statements keep one plan (postgres)', () => {
 
   it('a page past the first (offset paging) binds its offset, and still answers the right rows', async () => {
     const first = await listings.list({ status: 'done', limit: 4 })
-    assert.equal(first.page.total, 6667, 'every third task is done, and the bulk load was counted')
+    assert.equal(first.page.total, 6667, 'every third task is done, and the counting triggers counted each')
     const second = await listings.list({ status: 'done', limit: 2, offset: 2 })
     assert.deepEqual(
       second.page.items.map((task) => task.id),
