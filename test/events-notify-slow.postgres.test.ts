@@ -30,7 +30,9 @@ interface Proxy {
   connections: { closed: boolean }[]
   /** From now on the connections open so far pass nothing either way, and never close. */
   silence(): void
-  /** Destroys every connection, silent ones too, and stops listening. */
+  /** Destroys every connection open so far, silent ones too. */
+  drop(): void
+  /** Drops every connection and stops listening. */
   close(): Promise<void>
 }
 
@@ -66,6 +68,9 @@ async function proxy(host: string, port: number, delayMs: number): Promise<Proxy
     connections,
     silence: () => {
       for (const socket of open) silenced.add(socket)
+    },
+    drop: () => {
+      for (const socket of open) socket.destroy()
     },
     close: () => {
       for (const socket of open) socket.destroy()
@@ -150,40 +155,47 @@ describe('event NOTIFYs on a slow database (postgres)', () => {
     const { counter, line, url } = await behindProxy(0)
     const logged: string[] = []
     const log = pino({ level: 'warn' }, { write: (line: string) => logged.push(line) })
-    const signal = postgresEventSignal(url, log, { connectTimeoutMs: 2000, queryTimeoutMs: 300 })
+    const signal = postgresEventSignal(url, log, { connectTimeoutMs: 2000, queryTimeoutMs: 1000 })
     await signal.start()
     cleanups.push(() => signal.close())
     let wakes = 0
     signal.onWake(() => wakes++)
+    const warnings = () => logged.map((line) => JSON.parse(line).msg)
 
     signal.committed()
     await waitFor(() => counter.notifies === 1, 'the first NOTIFY', 3000)
+    await sleep(200) // and its answer back through the proxy to the signal
     assert.equal(line.connections.length, 1)
 
-    // The line goes silent: the next NOTIFY gets no answer, nor does anything else on it.
+    // The line goes silent: one commit's NOTIFY gets no answer, nor does anything else on it.
     line.silence()
     signal.committed()
-    await sleep(100)
-    signal.committed() // made while that NOTIFY is out
-    await waitFor(() => line.connections[0]?.closed, 'the silent connection to be ended', 3000)
-    signal.committed() // made while there is no connection
+    await waitFor(() => line.connections[0]?.closed, 'the silent connection to be ended', 4000)
     assert.equal(counter.notifies, 1, 'nothing got through the silent line')
-    assert.deepEqual(
-      logged.map((line) => JSON.parse(line).msg),
-      ['event NOTIFY failed; reconnecting the event listener'],
-    )
-
-    // The signal connects again (2 s later) and one NOTIFY announces all three commits.
-    const wakesBefore = wakes
+    assert.deepEqual(warnings(), ['event NOTIFY failed; reconnecting the event listener'])
+    // The signal connects again (2 s later), wakes its readers and announces that commit.
+    let wakesBefore = wakes
     await waitFor(() => counter.notifies === 2, 'a NOTIFY on the new connection', 6000)
     assert.equal(line.connections.length, 2, 'one new connection')
     assert.ok(wakes > wakesBefore, "this instance's readers are woken to catch up once it is back")
+
+    // The connection drops (no NOTIFY out); a commit made before the signal is back is announced
+    // once it is.
+    await sleep(200)
+    line.drop()
+    await sleep(200)
+    signal.committed()
+    wakesBefore = wakes
+    await waitFor(() => counter.notifies === 3, 'a NOTIFY on the third connection', 6000)
+    assert.equal(line.connections.length, 3, 'one new connection')
+    assert.ok(wakes > wakesBefore)
     await sleep(300)
-    assert.equal(counter.notifies, 2, 'one NOTIFY for the commits made while the line was down')
+    assert.equal(counter.notifies, 3, 'one NOTIFY for each commit made while the line was down')
+    assert.equal(warnings().length, 1, 'a dropped connection is not a failed NOTIFY')
     assert.deepEqual(busy.queued(), [])
 
     // And the new connection carries the next commit as usual.
     signal.committed()
-    await waitFor(() => counter.notifies === 3, 'the next NOTIFY', 3000)
+    await waitFor(() => counter.notifies === 4, 'the next NOTIFY', 3000)
   })
 })

@@ -56,10 +56,11 @@ export interface PostgresSignalSettings {
   /** Longest wait to connect the listening session. */
   connectTimeoutMs: number
   /**
-   * Longest wait for any of its queries (the LISTEN, a NOTIFY). A query that outlives it ends the
-   * session, and with it a connection that died without a word (a peer gone behind a firewall
-   * or a failed-over address): pg would otherwise wait for the kernel to give up on it, about
-   * 15 minutes with data unacknowledged, and no NOTIFY would be sent until then.
+   * Longest wait for any query on the session (its first SELECT, the LISTEN, a NOTIFY). A query
+   * that outlives it ends the session, and with it a connection that died without a word (a peer
+   * gone behind a firewall or a failed-over address): pg would otherwise wait for the kernel to
+   * give up on it, about 15 minutes with data unacknowledged, and no NOTIFY would be sent until
+   * then.
    */
   queryTimeoutMs: number
 }
