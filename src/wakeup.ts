@@ -152,7 +152,7 @@ class PostgresWakeups extends LocalWakeups {
   #closed = false
   #retryTimer: NodeJS.Timeout | undefined
   #attempt = 0
-  /** The listening session's queries, one at a time (see #onSession). */
+  /** The current listening session's queries, one at a time (see #onSession). */
   #session: Promise<unknown> = Promise.resolve()
 
   constructor(url: string, log: FastifyBaseLogger) {
@@ -247,6 +247,8 @@ class PostgresWakeups extends LocalWakeups {
         return
       }
       this.#client = client
+      // A new session's queries do not wait on the last one's: those fail as it ends.
+      this.#session = Promise.resolve()
       this.#attempt = 0
       for (const channel of this.#channels) this.#listenOn(client, scope, channel)
       this.#outage.ok()
