@@ -11,6 +11,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { loadPg } from './db/postgres.ts'
+import { OutageLog } from './outage-log.ts'
 
 export interface Wakeups {
   /** Wakes every subscriber of `channel`, on this instance and on every other one. Never throws. */
@@ -66,26 +67,12 @@ class LocalWakeups implements Wakeups {
   }
 }
 
-/** Logs a transport failure once per outage, and the recovery. */
-class OutageLog {
-  #down = false
-  readonly log: FastifyBaseLogger
-  readonly what: string
-  constructor(log: FastifyBaseLogger, what: string) {
-    this.log = log
-    this.what = what
-  }
-  failed(err: unknown): void {
-    if (this.#down) return
-    this.#down = true
-    this.log.warn({ err }, `${this.what} is unavailable: wake-ups reach this instance only until it returns`)
-  }
-  ok(): void {
-    if (!this.#down) return
-    this.#down = false
-    this.log.info(`${this.what} is back: wake-ups reach every instance again`)
-  }
-}
+/** A transport's outage, logged once when it begins and once when it ends. */
+const transportOutage = (log: FastifyBaseLogger, what: string) =>
+  new OutageLog(log, {
+    down: `${what} is unavailable: wake-ups reach this instance only until it returns`,
+    back: `${what} is back: wake-ups reach every instance again`,
+  })
 
 /** Redis pub/sub: PUBLISH on the shared client; a second connection (pub/sub needs its own) subscribes. */
 class RedisWakeups extends LocalWakeups {
@@ -100,7 +87,7 @@ class RedisWakeups extends LocalWakeups {
     super()
     this.#publisher = redis
     this.#prefix = prefix
-    this.#outage = new OutageLog(log, 'Redis')
+    this.#outage = transportOutage(log, 'Redis')
     // Subscriptions may wait for a connection (nothing waits on them) and are restored on reconnect.
     this.#subscriber = redis.duplicate({
       enableOfflineQueue: true,
@@ -158,7 +145,7 @@ class PostgresWakeups extends LocalWakeups {
   constructor(url: string, log: FastifyBaseLogger) {
     super()
     this.#url = url
-    this.#outage = new OutageLog(log, 'PostgreSQL LISTEN/NOTIFY')
+    this.#outage = transportOutage(log, 'PostgreSQL LISTEN/NOTIFY')
   }
 
   override async publish(channel: string): Promise<void> {

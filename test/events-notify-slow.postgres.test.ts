@@ -8,7 +8,8 @@
 //
 // When the connection goes silent (a peer behind a firewall that drops packets, an address that
 // failed over), a NOTIFY times out, the signal ends the session and connects again, and the
-// commits it could not announce are announced on the new one.
+// commits it could not announce are announced on the new one. While it cannot connect at all, it
+// logs the outage once, and once more when it is back.
 //
 // The slowness and the silence are this test's own: a proxy on loopback between the signal and a
 // real PostgreSQL holds every chunk for a while, or stops passing anything on.
@@ -32,6 +33,9 @@ interface Proxy {
   silence(): void
   /** Destroys every connection open so far, silent ones too. */
   drop(): void
+  /** While on, every new connection is closed as soon as it is accepted (and counted in `refused`). */
+  refuse(on: boolean): void
+  refused: number
   /** Drops every connection and stops listening. */
   close(): Promise<void>
 }
@@ -51,7 +55,13 @@ async function proxy(host: string, port: number, delayMs: number): Promise<Proxy
     from.on('error', () => {})
   }
   const open: Socket[] = []
+  let refusing = false
   const server = createServer((client) => {
+    if (refusing) {
+      line.refused++
+      client.destroy()
+      return
+    }
     const entry = { closed: false }
     connections.push(entry)
     client.on('close', () => {
@@ -63,7 +73,7 @@ async function proxy(host: string, port: number, delayMs: number): Promise<Proxy
     forward(upstream, client)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
+  const line: Proxy = {
     port: (server.address() as { port: number }).port,
     connections,
     silence: () => {
@@ -72,11 +82,16 @@ async function proxy(host: string, port: number, delayMs: number): Promise<Proxy
     drop: () => {
       for (const socket of open) socket.destroy()
     },
+    refuse: (on) => {
+      refusing = on
+    },
+    refused: 0,
     close: () => {
       for (const socket of open) socket.destroy()
       return new Promise((resolve) => server.close(() => resolve()))
     },
   }
+  return line
 }
 
 /** A client of its own LISTENing on the events channel; counts the NOTIFYs for the URL's schema. */
@@ -197,5 +212,31 @@ describe('event NOTIFYs on a slow database (postgres)', () => {
     // And the new connection carries the next commit as usual.
     signal.committed()
     await waitFor(() => counter.notifies === 4, 'the next NOTIFY', 3000)
+  })
+  it('logs an outage once, however many attempts to connect fail, and once more when it is back', async () => {
+    const { counter, line, url } = await behindProxy(0)
+    const logged: { level: number; msg: string }[] = []
+    const log = pino({ level: 'info' }, { write: (entry: string) => logged.push(JSON.parse(entry)) })
+    const signal = postgresEventSignal(url, log, { connectTimeoutMs: 2000, queryTimeoutMs: 1000 })
+    await signal.start()
+    cleanups.push(() => signal.close())
+    const lines = () => logged.map(({ level, msg }) => [level, msg])
+    const down: [number, string] = [40, 'event listener could not connect; polling until it can']
+
+    // The database becomes unreachable: the session is dropped and every attempt to connect
+    // again (one each 2 s) fails.
+    line.refuse(true)
+    line.drop()
+    await waitFor(() => line.refused >= 2, 'two failed attempts to connect', 7000)
+    assert.deepEqual(lines(), [down], 'one warning for the outage, not one per attempt')
+
+    // Back: one line says so, and a commit made meanwhile is announced.
+    signal.committed()
+    line.refuse(false)
+    await waitFor(() => counter.notifies === 1, 'a NOTIFY once connected again', 5000)
+    assert.deepEqual(lines(), [
+      down,
+      [30, "event listener connected again: other instances' changes arrive as they commit"],
+    ])
   })
 })

@@ -4,6 +4,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type pg from 'pg'
 import { loadPg } from '../db/postgres.ts'
+import { OutageLog } from '../outage-log.ts'
 
 /** The PostgreSQL NOTIFY channel; the payload is the schema, so deployments sharing a database ignore each other. */
 export const EVENTS_CHANNEL = 'task_tracker_events'
@@ -86,6 +87,11 @@ export function postgresEventSignal(
   settings: PostgresSignalSettings,
 ): EventSignal {
   const local = localEventSignal()
+  // Attempts come every RECONNECT_MS for as long as the database is unreachable: one warning.
+  const outage = new OutageLog(log, {
+    down: 'event listener could not connect; polling until it can',
+    back: "event listener connected again: other instances' changes arrive as they commit",
+  })
   let client: pg.Client | undefined
   let closed = false
   let retry: NodeJS.Timeout | undefined
@@ -172,13 +178,14 @@ export function postgresEventSignal(
         return
       }
       client = c
+      outage.ok()
       local.wake() // catch up on anything committed while not listening
       if (again) {
         again = false
         schedule() // and announce what this instance committed meanwhile
       }
     } catch (err) {
-      log.warn({ err }, 'event listener could not connect; polling until it can')
+      outage.failed(err)
       await c.end().catch(() => {})
       scheduleReconnect()
     }

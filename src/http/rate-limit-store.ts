@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
+import { OutageLog } from '../outage-log.ts'
 
 type Result = { current: number; ttl: number }
 type Callback = (error: Error | null, result?: Result) => void
@@ -28,37 +29,15 @@ const require = createRequire(import.meta.url)
 const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as LocalStoreCtor
 const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as RedisStoreCtor
 
-/** Shared by the stores of one Redis client: whether Redis is failing, so the warning is logged once per outage. */
-class RedisHealth {
-  down = false
-  readonly #log: FastifyBaseLogger
-  constructor(log: FastifyBaseLogger) {
-    this.#log = log
-  }
-  failed(error: Error): void {
-    if (this.down) return
-    this.down = true
-    this.#log.warn(
-      { err: error },
-      'Redis is unavailable: rate limits are counted per instance until it returns',
-    )
-  }
-  succeeded(): void {
-    if (!this.down) return
-    this.down = false
-    this.#log.info('Redis is back: rate limits are shared across instances again')
-  }
-}
-
 class FallbackStore implements Store {
   readonly #shared: Store
   readonly #local: Store
-  readonly #health: RedisHealth
+  readonly #outage: OutageLog
 
-  constructor(shared: Store, local: Store, health: RedisHealth) {
+  constructor(shared: Store, local: Store, outage: OutageLog) {
     this.#shared = shared
     this.#local = local
-    this.#health = health
+    this.#outage = outage
   }
 
   incr(key: string, cb: Callback, timeWindow: number, max: number): void {
@@ -66,11 +45,11 @@ class FallbackStore implements Store {
       key,
       (error, result) => {
         if (!error) {
-          this.#health.succeeded()
+          this.#outage.ok()
           cb(null, result)
           return
         }
-        this.#health.failed(error)
+        this.#outage.failed(error)
         this.#local.incr(key, cb, timeWindow, max)
       },
       timeWindow,
@@ -86,11 +65,14 @@ export function localStore(capacity = 5000): Store {
 
 /**
  * Stores counting in Redis under `namespace`, each with an in-process fallback of its own. The
- * stores one factory makes share the Redis store and one health flag, so an outage is logged
+ * stores one factory makes share the Redis store and one outage log, so an outage is logged
  * once, not once per store.
  */
 export function redisWithLocalFallback(redis: Redis, log: FastifyBaseLogger, namespace = 'rl:'): () => Store {
-  const health = new RedisHealth(log)
+  const outage = new OutageLog(log, {
+    down: 'Redis is unavailable: rate limits are counted per instance until it returns',
+    back: 'Redis is back: rate limits are shared across instances again',
+  })
   const shared = new RedisStore(false, false, redis, namespace)
-  return () => new FallbackStore(shared, localStore(), health)
+  return () => new FallbackStore(shared, localStore(), outage)
 }
