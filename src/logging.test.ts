@@ -37,6 +37,18 @@ describe('scrubSecrets', () => {
     assert.equal((err.cause as { token: string }).token, 't')
   })
 
+  it("keeps a Redis command's name but not its arguments (AUTH and HELLO carry the password)", () => {
+    // The shape ioredis gives a command's error (DataHandler.returnError): a failed handshake
+    // rejects the commands queued behind it with this error.
+    const err = Object.assign(new Error('WRONGPASS invalid username-password pair'), {
+      command: { name: 'hello', args: ['3', 'AUTH', 'default', 'hunter2'] },
+    })
+    const out = scrubSecrets({ err }).err as typeof err
+    assert.deepEqual(out.command, { name: 'hello', args: REDACTED })
+    assert.ok(!JSON.stringify(scrubSecrets({ err })).includes('hunter2'))
+    assert.deepEqual(err.command.args, ['3', 'AUTH', 'default', 'hunter2'])
+  })
+
   it('stops at a bounded depth, so a cyclic object cannot hang a log call', () => {
     const a: Record<string, unknown> = { name: 'a' }
     a.self = a

@@ -1,7 +1,9 @@
 // Keeps secrets out of the logs. Every line passes through scrubSecrets
 // (pino's formatters.log): any property named like a secret, at any depth up to
 // MAX_DEPTH, is replaced by "[redacted]" in a copy; the logged object itself is
-// never changed.
+// never changed. A Redis command that ioredis attaches to its errors
+// (`err.command = { name, args }`) keeps its name and loses its arguments: those
+// of AUTH and HELLO hold the password.
 //
 // Why not pino's `redact` option: with wildcard paths ("*.password") pino runs
 // its redactor on every string and number field of every line, and the one line
@@ -32,17 +34,26 @@ const MAX_DEPTH = 5
 
 const isSecretKey = (key: string) => SECRET_KEYS.has(key.toLowerCase())
 
+/** A Redis command as ioredis attaches it to an error: `{ name, args }`. */
+const isRedisCommand = (key: string, value: unknown): value is { args: unknown } =>
+  key === 'command' && value !== null && typeof value === 'object' && 'args' in value
+
+/** `value` without secrets, or `value` itself when it holds none. */
+function clean(key: string, value: unknown, depth: number): unknown {
+  if (isSecretKey(key)) return REDACTED
+  if (isRedisCommand(key, value)) return { ...value, args: REDACTED }
+  return value !== null && typeof value === 'object' ? scrub(value, depth) : value
+}
+
 /** The line's fields with every secret-named property (at any depth) replaced; the same object when there is none. */
 export function scrubSecrets(fields: Record<string, unknown>): Record<string, unknown> {
   let out = fields
   for (const key in fields) {
     const value = fields[key]
-    let clean = value
-    if (isSecretKey(key)) clean = REDACTED
-    else if (value !== null && typeof value === 'object') clean = scrub(value, 1)
-    if (clean !== value) {
+    const cleaned = clean(key, value, 1)
+    if (cleaned !== value) {
       if (out === fields) out = { ...fields }
-      out[key] = clean
+      out[key] = cleaned
     }
   }
   return out
@@ -68,12 +79,10 @@ function scrub(value: object, depth: number): unknown {
   if (value instanceof Error && Object.hasOwn(value, 'cause')) keys.push('cause')
   for (const key of keys) {
     const item = source[key]
-    let clean = item
-    if (isSecretKey(key)) clean = REDACTED
-    else if (item !== null && typeof item === 'object') clean = scrub(item, depth + 1)
-    if (clean !== item) {
+    const cleaned = clean(key, item, depth + 1)
+    if (cleaned !== item) {
       out ??= copyOf(value)
-      out[key] = clean
+      out[key] = cleaned
     }
   }
   return out ?? value
