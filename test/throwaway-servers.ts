@@ -111,8 +111,11 @@ export interface ThrowawayRedis {
   destroy(): Promise<void>
 }
 
-/** `redis-server --port <spare> --save ''`: in memory only, gone without a trace when stopped. */
-export async function startThrowawayRedis(): Promise<ThrowawayRedis> {
+/**
+ * `redis-server --port <spare> --save ''`: in memory only, gone without a trace when stopped.
+ * With `password`, clients must AUTH with it (`--requirepass`); the URL carries no password.
+ */
+export async function startThrowawayRedis(options: { password?: string } = {}): Promise<ThrowawayRedis> {
   const port = await sparePort()
   let child: ChildProcess | undefined
   const kill = () => {
@@ -123,14 +126,18 @@ export async function startThrowawayRedis(): Promise<ThrowawayRedis> {
   const start = async () => {
     const proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      [
+        ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        ...(options.password ? ['--requirepass', options.password] : []),
+      ],
       {
         stdio: 'ignore',
       },
     )
     child = proc
     for (let i = 0; i < 100; i++) {
-      const ping = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' })
+      const auth = options.password ? ['--no-auth-warning', '-a', options.password] : []
+      const ping = spawnSync('redis-cli', ['-p', String(port), ...auth, 'ping'], { encoding: 'utf8' })
       if (ping.stdout.includes('PONG')) return
       if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`)
       await sleep(50)
