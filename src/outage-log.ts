@@ -1,6 +1,7 @@
-// A dependency's outage in the log: one warning when it begins and one line when it ends.
-// While a dependency is down every use of it fails, often several times a second; a line per
-// failure would bury everything else in the log and say nothing the first one did not.
+// A dependency's outage in the log, as one part of the service meets it (the rate limits, the
+// wake-ups, the event listener each keep their own): one warning when it begins and one line
+// when it ends. While a dependency is down every use of it fails, often several times a second;
+// a line per failure would bury everything else in the log and say nothing the first one did not.
 import type { FastifyBaseLogger } from 'fastify'
 
 export interface OutageMessages {
