@@ -220,6 +220,8 @@ describe('event NOTIFYs on a slow database (postgres)', () => {
     const signal = postgresEventSignal(url, log, { connectTimeoutMs: 2000, queryTimeoutMs: 1000 })
     await signal.start()
     cleanups.push(() => signal.close())
+    let wakes = 0
+    signal.onWake(() => wakes++)
     const lines = () => logged.map(({ level, msg }) => [level, msg])
     const down: [number, string] = [40, 'event listener could not connect; polling until it can']
 
@@ -238,5 +240,17 @@ describe('event NOTIFYs on a slow database (postgres)', () => {
       down,
       [30, "event listener connected again: other instances' changes arrive as they commit"],
     ])
+
+    // And it listens again: another instance's NOTIFY wakes this one's readers.
+    await sleep(200)
+    const before = wakes
+    const other = new pg.Client({ connectionString: url })
+    await other.connect()
+    try {
+      await other.query('SELECT pg_notify($1, current_schema())', [EVENTS_CHANNEL])
+    } finally {
+      await other.end()
+    }
+    await waitFor(() => wakes > before, "another instance's NOTIFY", 3000)
   })
 })
