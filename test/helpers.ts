@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import pg from 'pg'
 import { type AppOverrides, buildApp } from '../src/app.ts'
@@ -147,6 +148,18 @@ export async function createTask(
   const res = await app.inject({ method: 'POST', url: '/v1/tasks', headers: user.auth, payload: body })
   if (res.statusCode !== 201) throw new Error(`create failed: ${res.statusCode} ${res.body}`)
   return res.json() as Record<string, unknown> & { id: string; version: number }
+}
+
+/** A log stream for buildTestApp's `logStream`: keeps every JSON line the app writes. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = []
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    this.lines.push(...chunk.toString().split('\n').filter(Boolean))
+    done()
+  }
+  entries(): ({ level: number; msg: string } & Record<string, unknown>)[] {
+    return this.lines.map((l) => JSON.parse(l))
+  }
 }
 
 /** PATCH /v1/tasks/:id as `user`, without If-Match; the response, whatever its status. */

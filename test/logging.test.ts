@@ -1,20 +1,19 @@
 // Logs (API.md §6): one JSON line per request with requestId, userId, method,
 // route, status and duration; never a password or token.
 import assert from 'node:assert/strict'
-import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import type { EventRecorder } from '../src/events/recorder.ts'
-import { buildTestApp, createTask, PASSWORD, registerAndLogin, type TestApp, testEngines } from './helpers.ts'
+import {
+  buildTestApp,
+  createTask,
+  LogCapture,
+  PASSWORD,
+  registerAndLogin,
+  type TestApp,
+  testEngines,
+} from './helpers.ts'
 
-class LogCapture extends Writable {
-  readonly lines: string[] = []
-  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
-    this.lines.push(...chunk.toString().split('\n').filter(Boolean))
-    done()
-  }
-  entries(): Record<string, unknown>[] {
-    return this.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
-  }
+class RequestLogs extends LogCapture {
   forRequest(requestId: string): Record<string, unknown>[] {
     return this.entries().filter((e) => e.requestId === requestId)
   }
@@ -23,7 +22,7 @@ class LogCapture extends Writable {
 for (const engine of testEngines()) {
   describe(`request logs (${engine})`, () => {
     let t: TestApp
-    const logs = new LogCapture()
+    const logs = new RequestLogs()
     let failEvents: false | true | Error = false
     const events: EventRecorder = {
       async recordTaskEvent() {

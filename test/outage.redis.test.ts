@@ -4,11 +4,10 @@
 // one warning however many requests arrive, and shares counters again once
 // Redis is back.
 import assert from 'node:assert/strict'
-import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
-import { buildTestApp, registerAndLogin, type TestApp, type TestUser } from './helpers.ts'
+import { buildTestApp, LogCapture, registerAndLogin, type TestApp, type TestUser } from './helpers.ts'
 import { startThrowawayRedis, type ThrowawayRedis } from './throwaway-servers.ts'
 
 const LIMIT = 5
@@ -16,20 +15,15 @@ const LIMIT = 5
 describe('Redis outage', () => {
   let redis: ThrowawayRedis
   let t: TestApp
-  const logs: { level: number; msg: string }[] = []
+  const capture = new LogCapture()
+  const logs = () => capture.entries()
   const prefix = `tt-test-${process.pid}-${Date.now()}:`
 
   before(async () => {
     redis = await startThrowawayRedis()
-    const logStream = new Writable({
-      write(chunk, _encoding, done) {
-        for (const line of String(chunk).split('\n').filter(Boolean)) logs.push(JSON.parse(line))
-        done()
-      },
-    })
     t = await buildTestApp(
       { REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, RATE_LIMIT_PER_MINUTE: LIMIT, LOG_LEVEL: 'info' },
-      { logStream },
+      { logStream: capture },
     )
   })
   after(async () => {
@@ -57,7 +51,7 @@ describe('Redis outage', () => {
       probe.disconnect()
     }
   }
-  const outageWarnings = () => logs.filter((l) => l.level === 40 && /Redis is unavailable/.test(l.msg))
+  const outageWarnings = () => logs().filter((l) => l.level === 40 && /Redis is unavailable/.test(l.msg))
 
   it('counts in Redis, falls back to per-instance limits while it is down, and recovers', async () => {
     const alice = await registerAndLogin(t.app)
@@ -72,7 +66,7 @@ describe('Redis outage', () => {
     const bob = await registerAndLogin(t.app)
     assert.deepEqual(await burst(bob, LIMIT + 2), [...Array(LIMIT).fill(200), 429, 429])
     assert.equal(outageWarnings().length - warnedBefore, 1, 'one warning per outage, not one per request')
-    const loggedDuringOutage = logs.length
+    const loggedDuringOutage = capture.lines.length
 
     await redis.start()
     const carol = await registerAndLogin(t.app)
@@ -84,7 +78,9 @@ describe('Redis outage', () => {
     }
     assert.ok(keys.length > 0, 'counting did not move back to Redis after it returned')
     assert.ok(
-      logs.slice(loggedDuringOutage).some((l) => /Redis is back/.test(l.msg)),
+      logs()
+        .slice(loggedDuringOutage)
+        .some((l) => /Redis is back/.test(l.msg)),
       'the return of Redis was not logged',
     )
     assert.equal(outageWarnings().length - warnedBefore, 1)

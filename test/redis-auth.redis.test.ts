@@ -4,10 +4,9 @@
 // command to its errors ({ name, args }), and the handshake it rejects is `HELLO 3 AUTH <user>
 // <password>`, so the warnings about the outage carried the password until the log scrubbed it.
 import assert from 'node:assert/strict'
-import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { buildTestApp, registerAndLogin, type TestApp } from './helpers.ts'
+import { buildTestApp, LogCapture, registerAndLogin, type TestApp } from './helpers.ts'
 import { startThrowawayRedis, type ThrowawayRedis } from './throwaway-servers.ts'
 
 const WRONG = 'not-the-redis-password-7f3a9c'
@@ -15,19 +14,13 @@ const WRONG = 'not-the-redis-password-7f3a9c'
 describe('Redis refusing the password', () => {
   let redis: ThrowawayRedis
   let t: TestApp
-  const lines: string[] = []
+  const logs = new LogCapture()
 
   before(async () => {
     redis = await startThrowawayRedis({ password: 'the-right-one-4b1d' })
-    const logStream = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(...String(chunk).split('\n').filter(Boolean))
-        done()
-      },
-    })
     const url = new URL(redis.url)
     url.password = WRONG
-    t = await buildTestApp({ REDIS_URL: url.toString(), LOG_LEVEL: 'info' }, { logStream })
+    t = await buildTestApp({ REDIS_URL: url.toString(), LOG_LEVEL: 'info' }, { logStream: logs })
   })
   after(async () => {
     await t?.close()
@@ -41,9 +34,9 @@ describe('Redis refusing the password', () => {
       assert.equal(res.statusCode, 200)
     }
     // The wake-up subscriber's queued SUBSCRIBE is rejected with the handshake's error.
-    for (let i = 0; i < 50 && !lines.some((l) => /wake-ups reach this instance only/.test(l)); i++)
+    for (let i = 0; i < 50 && !logs.lines.some((l) => /wake-ups reach this instance only/.test(l)); i++)
       await sleep(100)
-    const warnings = lines.map((l) => JSON.parse(l)).filter((l) => l.level === 40)
+    const warnings = logs.entries().filter((l) => l.level === 40)
     const messages = warnings.map((l) => l.msg)
     assert.ok(
       messages.some((m) => /rate limits are counted per instance/.test(m)),
@@ -53,7 +46,7 @@ describe('Redis refusing the password', () => {
       messages.some((m) => /wake-ups reach this instance only/.test(m)),
       `the wake-ups' outage is logged: ${JSON.stringify(messages)}`,
     )
-    const leaking = lines.filter((l) => l.includes(WRONG))
+    const leaking = logs.lines.filter((l) => l.includes(WRONG))
     assert.deepEqual(leaking, [], 'no log line holds the password')
   })
 })
