@@ -4,7 +4,13 @@ import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import pg from 'pg'
-import { type EventPosition, readEventsAfter, START } from '../src/events/repository.ts'
+import {
+  currentPosition,
+  type EventPosition,
+  hasUnreadEvents,
+  readEventsAfter,
+  START,
+} from '../src/events/repository.ts'
 import { openSse, waitFor } from './events-support.ts'
 import { buildTestApp, createTask, registerAndLogin, type TestApp } from './helpers.ts'
 
@@ -66,6 +72,46 @@ describe('outbox reading order on PostgreSQL', () => {
     } finally {
       await early.end()
       await late.end()
+    }
+  })
+
+  it('an event released between a read and the check after it still counts as unread', async () => {
+    // A stream reads, then asks whether anything is left to read later. If the older transaction
+    // that held an event back ends in between, the read did not return the event and the check's
+    // snapshot no longer sees it held back: unless the check counts it, the stream waits for the
+    // next notification, which no one sends (seen in CI as a stream 20 s late).
+    const db = t.app.database.db
+    const position = await currentPosition(db, 'postgres')
+    const blocker = new pg.Client({ connectionString: t.config.DATABASE_URL })
+    const writer = new pg.Client({ connectionString: t.config.DATABASE_URL })
+    await blocker.connect()
+    await writer.connect()
+    try {
+      await blocker.query('BEGIN')
+      await blocker.query('SELECT pg_current_xact_id()') // older than the event's transaction
+      await insert(writer, 'released') // committed, held back behind the blocker
+      const types = async (from: EventPosition) =>
+        (await readEventsAfter(db, 'postgres', from, 100)).map((e) => e.type)
+      assert.ok(!(await types(position)).includes('released'), 'the read misses it')
+      assert.ok(await hasUnreadEvents(db, 'postgres', position), 'held back: unread')
+      await blocker.query('COMMIT') // released, between the read and the check
+      assert.ok(await hasUnreadEvents(db, 'postgres', position), 'released but not yet read: unread')
+      // Read it (other sessions on the cluster can hold the snapshot xmin back briefly: poll).
+      let at = position
+      await waitFor(
+        async () => {
+          const read = await readEventsAfter(db, 'postgres', at, 100)
+          const last = read.at(-1)
+          if (last) at = { id: last.id, xid: last.xid }
+          return read.some((e) => e.type === 'released')
+        },
+        'the released event',
+        30_000,
+      )
+      assert.ok(!(await hasUnreadEvents(db, 'postgres', at)), 'all read: none left')
+    } finally {
+      await blocker.end()
+      await writer.end()
     }
   })
 

@@ -71,23 +71,21 @@ export async function readEventsAfter(
 }
 
 /**
- * PostgreSQL: whether events after `after` are committed but not yet readable because an older
- * transaction (anywhere in the cluster) is still running. Readers then look again shortly
- * instead of waiting for the next notification. Always false on SQLite.
+ * PostgreSQL: whether committed events after `after` remain unread once a read has returned:
+ * held back by an older transaction (anywhere in the cluster) that is still running, or released
+ * since, when that transaction ended between the read and this check. Readers then look again
+ * shortly instead of waiting for the next notification, which the end of that older transaction
+ * does not send. Asking only for events still held back (xid at or past the snapshot's xmin) would
+ * miss the second case: the check's later snapshot sees them released, the read's earlier one
+ * did not return them. Always false on SQLite.
  */
-export async function hasHeldBackEvents(
-  db: Executor,
-  engine: Engine,
-  after: EventPosition,
-): Promise<boolean> {
+export async function hasUnreadEvents(db: Executor, engine: Engine, after: EventPosition): Promise<boolean> {
   if (engine === 'sqlite') return false
-  const { rows } = await sql<{ held: boolean }>`
+  const { rows } = await sql<{ unread: boolean }>`
     SELECT EXISTS (
-      SELECT 1 FROM events
-      WHERE (xid, id) > (${after.xid}::xid8, ${after.id})
-        AND xid >= pg_snapshot_xmin(pg_current_snapshot())
-    ) AS held`.execute(db)
-  return rows[0]?.held === true
+      SELECT 1 FROM events WHERE (xid, id) > (${after.xid}::xid8, ${after.id})
+    ) AS unread`.execute(db)
+  return rows[0]?.unread === true
 }
 
 /** The position of "now": a reader starting here sees only events committed from now on. */

@@ -4,7 +4,7 @@
 import { PassThrough } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Database } from '../db/database.ts'
-import { type EventPosition, hasHeldBackEvents, readEventsAfter } from './repository.ts'
+import { type EventPosition, hasUnreadEvents, readEventsAfter } from './repository.ts'
 import type { EventSignal } from './signal.ts'
 
 const BATCH = 500
@@ -102,7 +102,7 @@ export class EventStreams {
           if (
             !closed &&
             !again &&
-            (await hasHeldBackEvents(this.#database.db, this.#database.engine, position))
+            (await hasUnreadEvents(this.#database.db, this.#database.engine, position))
           )
             retrySoon()
         } while (again && !closed)
@@ -114,7 +114,7 @@ export class EventStreams {
     }
 
     // Committed events held back by an older running transaction become readable when it ends,
-    // which sends no notification: look again shortly (doubling up to 1 s).
+    // which sends no notification: look again shortly (doubling up to 1 s) while any are unread.
     let retryTimer: NodeJS.Timeout | undefined
     let retryDelay = 25
     const retrySoon = () => {
