@@ -49,6 +49,9 @@ export function migrateUpTo(database: Database, name: keyof typeof MIGRATIONS): 
   return migrate(database, (migrator) => migrator.migrateTo(name))
 }
 
+/** What a catalog listing raises when another schema's DDL drops what it was reading. */
+const RACING_DDL = new Set(['3F000', '42P01', '42703'])
+
 async function migrate(
   database: Database,
   run: (migrator: Migrator) => ReturnType<Migrator['migrateToLatest']>,
@@ -68,12 +71,14 @@ async function migrate(
   for (let attempt = 1; ; attempt++) {
     const { error, results } = await run(migrator)
     if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
-    // Kysely looks for its bookkeeping tables by listing the tables of every schema; a schema or
-    // table another deployment drops at that moment fails the listing with 3F000
-    // (invalid_schema_name) or 42P01 (undefined_table). Completed migrations are recorded, so the
-    // run is simply repeated; a migration that really fails this way fails again and is thrown.
+    // Kysely looks for its bookkeeping tables by listing the tables of every schema, with their
+    // columns; a schema, table or column another deployment drops at that moment fails the
+    // listing with 3F000 (invalid_schema_name), 42P01 (undefined_table) or 42703
+    // (undefined_column, seen in CI while another schema migrated). Completed migrations are
+    // recorded, so the run is simply repeated; a migration that really fails this way fails
+    // again and is thrown.
     const code = (error as { code?: string }).code
-    if ((code === '3F000' || code === '42P01') && attempt < 5) {
+    if (RACING_DDL.has(code ?? '') && attempt < 5) {
       await new Promise((resolve) => setTimeout(resolve, 50 * attempt))
       continue
     }
