@@ -30,15 +30,24 @@ describe('outbox reading order on PostgreSQL', () => {
       [type, ownerId],
     )
 
+  /** A client of its own on the app's database. */
+  const connected = async () => {
+    const c = new pg.Client({ connectionString: t.config.DATABASE_URL })
+    await c.connect()
+    return c
+  }
+  /** Opens a transaction on `c` that takes its id now and stays open until committed. */
+  const holdTransaction = async (c: pg.Client) => {
+    await c.query('BEGIN')
+    await c.query('SELECT pg_current_xact_id()')
+  }
+
   it('never skips an event whose smaller id commits late', async () => {
-    const early = new pg.Client({ connectionString: t.config.DATABASE_URL })
-    const late = new pg.Client({ connectionString: t.config.DATABASE_URL })
-    await early.connect()
-    await late.connect()
+    const early = await connected()
+    const late = await connected()
     try {
       // `early` gets its transaction id first; `late` then takes the smaller event id and commits last.
-      await early.query('BEGIN')
-      await early.query('SELECT pg_current_xact_id()')
+      await holdTransaction(early)
       await late.query('BEGIN')
       const small = Number((await insert(late, 'late')).rows[0]!.id)
       const large = Number((await insert(early, 'early')).rows[0]!.id)
@@ -82,13 +91,10 @@ describe('outbox reading order on PostgreSQL', () => {
     // next notification, which no one sends (seen in CI as a stream 20 s late).
     const db = t.app.database.db
     const position = await currentPosition(db, 'postgres')
-    const blocker = new pg.Client({ connectionString: t.config.DATABASE_URL })
-    const writer = new pg.Client({ connectionString: t.config.DATABASE_URL })
-    await blocker.connect()
-    await writer.connect()
+    const blocker = await connected()
+    const writer = await connected()
     try {
-      await blocker.query('BEGIN')
-      await blocker.query('SELECT pg_current_xact_id()') // older than the event's transaction
+      await holdTransaction(blocker) // older than the event's transaction
       await insert(writer, 'released') // committed, held back behind the blocker
       const types = async (from: EventPosition) =>
         (await readEventsAfter(db, 'postgres', from, 100)).map((e) => e.type)
@@ -122,11 +128,9 @@ describe('outbox reading order on PostgreSQL', () => {
       `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`,
       user.token,
     )
-    const blocker = new pg.Client({ connectionString: t.config.DATABASE_URL })
-    await blocker.connect()
+    const blocker = await connected()
     try {
-      await blocker.query('BEGIN')
-      await blocker.query('SELECT pg_current_xact_id()') // an older transaction, still running
+      await holdTransaction(blocker) // an older transaction, still running
       const task = await createTask(t.app, user) // committed; NOTIFY arrives, but the row is held back
       await new Promise((r) => setTimeout(r, 300))
       assert.equal(client.events.length, 0, 'not readable while an older transaction runs')
