@@ -31,6 +31,8 @@ declare module 'autocannon' {
     timeout?: number
     headers?: Record<string, string>
     requests?: Request[]
+    /** Returns the run's unaggregated result (RawResult), for aggregateResult to join later. */
+    skipAggregateResult?: boolean
   }
   export interface Histogram {
     average: number
@@ -51,9 +53,23 @@ declare module 'autocannon' {
     non2xx: number
     statusCodeStats: Record<string, { count: number }>
   }
-  export interface Instance extends EventEmitter, PromiseLike<Result> {
+  /** A run's result under `skipAggregateResult`: counts, and its histograms encoded. */
+  export interface RawResult {
+    latencies: string
+    totalCompletedRequests: number
+    duration: number
+    errors: number
+    timeouts: number
+    non2xx: number
+    statusCodeStats: Record<string, { count: number }>
+  }
+  export interface Instance extends EventEmitter, PromiseLike<Result | RawResult> {
     stop(): void
   }
   function autocannon(options: Options): Instance
+  namespace autocannon {
+    /** Joins runs made with `skipAggregateResult`, their latency histograms merged exactly. */
+    function aggregateResult(results: RawResult[], options: { url: string; connections?: number }): Result
+  }
   export default autocannon
 }

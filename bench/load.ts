@@ -1,6 +1,6 @@
 // Drives one target with autocannon (programmatically) and samples the target
 // process's resident memory while it runs, and the CPU it and the database used.
-import autocannon, { type Instance, type Request } from 'autocannon'
+import autocannon, { type Instance, type RawResult, type Request } from 'autocannon'
 import { cpuSeconds, postgresCpuSeconds, sampleRss } from './processes.ts'
 
 export interface LoadSpec {
@@ -33,6 +33,11 @@ export interface Measured {
    */
   cpuSeconds?: number
   dbCpuSeconds?: number
+  /**
+   * autocannon's unaggregated result for the run (its latency histogram, encoded) and the URL
+   * it loaded, so that slices join into percentiles over all of their requests.
+   */
+  histogram?: { url: string; raw: RawResult }
 }
 
 let current: Instance | undefined
@@ -55,24 +60,27 @@ export async function drive(spec: LoadSpec): Promise<Measured> {
       timeout: 10,
       headers: spec.headers ?? {},
       requests: spec.requests(),
+      skipAggregateResult: true,
     })
-    const result = await current
+    const raw = (await current) as RawResult
     const cpuAfter = cpuSeconds(spec.pid)
     const dbAfter = spec.postgresCpu ? postgresCpuSeconds() : undefined
+    const { latency } = autocannon.aggregateResult([raw], { url: spec.url })
     const statusCodes: Record<string, number> = {}
-    for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {}))
+    for (const [code, { count }] of Object.entries(raw.statusCodeStats ?? {}))
       statusCodes[code] = Number(count)
     return {
-      rps: Math.round(result.requests.total / Math.max(result.duration, 0.001)),
-      p50: result.latency.p50,
-      p99: result.latency.p99,
-      max: result.latency.max,
-      requests: result.requests.total,
-      errors: result.non2xx + result.errors + result.timeouts,
+      rps: Math.round(raw.totalCompletedRequests / Math.max(raw.duration, 0.001)),
+      p50: latency.p50,
+      p99: latency.p99,
+      max: latency.max,
+      requests: raw.totalCompletedRequests,
+      errors: raw.non2xx + raw.errors + raw.timeouts,
       statusCodes,
       rssMb: rss.stop(),
       cpuSeconds: difference(cpuBefore, cpuAfter),
       dbCpuSeconds: difference(dbBefore, dbAfter),
+      histogram: { url: spec.url, raw },
     }
   } finally {
     rss.stop()
@@ -91,27 +99,32 @@ const total = (slices: Measured[], field: 'cpuSeconds' | 'dbCpuSeconds') =>
     : undefined
 
 /**
- * Joins the slices of one job: requests/s over the whole time; p50 the median of the
- * slices' p50s, p99 and max the worst slice's (autocannon returns percentiles, not
- * histograms, so this is the conservative reading); errors and status codes summed.
+ * Joins the slices of one job: requests/s over the whole time; p50, p99 and max over every
+ * request of every slice, from their latency histograms merged (autocannon.aggregateResult),
+ * not a median or maximum of the slices' own percentiles; errors and status codes summed.
  */
 export function combine(slices: Measured[]): Measured {
   const requests = slices.reduce((n, s) => n + s.requests, 0)
   const seconds = slices.reduce((n, s) => n + s.requests / Math.max(s.rps, 1e-9), 0)
-  // A slice in which nothing completed (a very slow target) has no latency to speak of.
-  const p50s = slices
-    .filter((s) => s.requests > 0)
-    .map((s) => s.p50)
-    .sort((a, b) => a - b)
+  const histograms = slices.flatMap((s) => (s.histogram ? [s.histogram] : []))
+  if (histograms.length !== slices.length)
+    throw new Error('combine: every slice needs its latency histogram (a Measured from drive())')
+  const latency =
+    histograms.length > 0
+      ? autocannon.aggregateResult(
+          histograms.map((h) => h.raw),
+          { url: (histograms[0] as { url: string }).url },
+        ).latency
+      : undefined
   const statusCodes: Record<string, number> = {}
   for (const s of slices)
     for (const [code, n] of Object.entries(s.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + n
   const rss = slices.map((s) => s.rssMb).filter((r): r is number => r !== undefined)
   return {
     rps: Math.round(requests / Math.max(seconds, 1e-9)),
-    p50: p50s[Math.floor((p50s.length - 1) / 2)] ?? 0,
-    p99: Math.max(0, ...slices.map((s) => s.p99)),
-    max: Math.max(0, ...slices.map((s) => s.max)),
+    p50: latency?.p50 ?? 0,
+    p99: latency?.p99 ?? 0,
+    max: latency?.max ?? 0,
     requests,
     errors: slices.reduce((n, s) => n + s.errors, 0),
     statusCodes,
