@@ -110,7 +110,7 @@ function copyOf(value: object): Record<string, unknown> {
 // request paid for a write of its own through libuv's thread pool: a hand-off to a
 // worker thread, a system call and a wake-up of the event loop. Batching lines into
 // writes of at least LOG_BATCH_BYTES (pino's documented "asynchronous logging")
-// measured 10-13 % less CPU per GET /v1/tasks/{id} in the benchmark (README).
+// measured 10-13 % less CPU per GET /v1/tasks/{id} in the benchmark (bench/PERFORMANCE.md).
 //
 // What does not change:
 // - A line reaches stdout about LOG_FLUSH_MS after it is logged at the latest, even

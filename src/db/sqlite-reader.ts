@@ -4,7 +4,7 @@
 // loop and every other request waits behind it. For the point reads and keyset
 // pages that is tens of microseconds; a full-text search relevance-ranks every
 // match and takes 8–35 ms at 100k tasks, and under load the searches queued
-// back to back held the main thread for seconds at a time (README, Benchmark).
+// back to back held the main thread for seconds at a time (bench/PERFORMANCE.md).
 // Those queries run here instead, on a connection of their own in a worker
 // thread, while the main thread goes on serving everything else.
 //
