@@ -1,6 +1,7 @@
 // Drives one target with autocannon (programmatically) and samples the target
 // process's resident memory while it runs, and the CPU it and the database used.
 import autocannon, { type Instance, type RawResult, type Request } from 'autocannon'
+import * as hdr from 'hdr-histogram-js'
 import { cpuSeconds, postgresCpuSeconds, sampleRss } from './processes.ts'
 
 export interface LoadSpec {
@@ -21,7 +22,7 @@ export interface Measured {
   p99: number
   max: number
   requests: number
-  /** Non-2xx responses plus connection errors and timeouts. */
+  /** Non-2xx responses, connection errors, timeouts, and requests the target dropped unanswered. */
   errors: number
   statusCodes: Record<string, number>
   /** Peak VmRSS of the target during the run (MB). */
@@ -33,11 +34,25 @@ export interface Measured {
    */
   cpuSeconds?: number
   dbCpuSeconds?: number
-  /**
-   * autocannon's unaggregated result for the run (its latency histogram, encoded) and the URL
-   * it loaded, so that slices join into percentiles over all of their requests.
-   */
-  histogram?: { url: string; raw: RawResult }
+}
+
+/** One run of drive(): its figures, how long it ran, and its latency histogram to join slices by. */
+export interface Slice extends Measured {
+  seconds: number
+  /** autocannon's latency histogram of the run (ms), HdrHistogram's compressed base64 encoding. */
+  latencies: string
+}
+
+/**
+ * p50, p99 and max over every request of the runs, their latency histograms merged. The
+ * histograms are decoded and merged in plain JavaScript: autocannon's own aggregateResult
+ * builds WebAssembly histograms it never frees (~2.5 MB of the harness's memory per call).
+ * Only answered requests are in a histogram; connection errors and timeouts are not.
+ */
+function latencyOf(encoded: string[]): { p50: number; p99: number; max: number } {
+  const merged = hdr.build({ bitBucketSize: 64, autoResize: true, numberOfSignificantValueDigits: 5 })
+  for (const text of encoded) merged.add(hdr.decodeFromCompressedBase64(text, 64, false))
+  return { p50: merged.getValueAtPercentile(50), p99: merged.getValueAtPercentile(99), max: merged.maxValue }
 }
 
 let current: Instance | undefined
@@ -47,7 +62,7 @@ export function stopLoad(): void {
   current?.stop()
 }
 
-export async function drive(spec: LoadSpec): Promise<Measured> {
+export async function drive(spec: LoadSpec): Promise<Slice> {
   const rss = sampleRss(spec.pid)
   const cpuBefore = cpuSeconds(spec.pid)
   const dbBefore = spec.postgresCpu ? postgresCpuSeconds() : undefined
@@ -62,30 +77,38 @@ export async function drive(spec: LoadSpec): Promise<Measured> {
       requests: spec.requests(),
       skipAggregateResult: true,
     })
-    const raw = (await current) as RawResult
+    const raw = await current
     const cpuAfter = cpuSeconds(spec.pid)
     const dbAfter = spec.postgresCpu ? postgresCpuSeconds() : undefined
-    const { latency } = autocannon.aggregateResult([raw], { url: spec.url })
     const statusCodes: Record<string, number> = {}
     for (const [code, { count }] of Object.entries(raw.statusCodeStats ?? {}))
       statusCodes[code] = Number(count)
     return {
       rps: Math.round(raw.totalCompletedRequests / Math.max(raw.duration, 0.001)),
-      p50: latency.p50,
-      p99: latency.p99,
-      max: latency.max,
+      ...latencyOf([raw.latencies]),
       requests: raw.totalCompletedRequests,
-      errors: raw.non2xx + raw.errors + raw.timeouts,
+      errors: raw.non2xx + raw.errors + raw.timeouts + unanswered(raw, spec.connections),
       statusCodes,
       rssMb: rss.stop(),
       cpuSeconds: difference(cpuBefore, cpuAfter),
       dbCpuSeconds: difference(dbBefore, dbAfter),
-      histogram: { url: spec.url, raw },
+      seconds: raw.duration,
+      latencies: raw.latencies,
     }
   } finally {
     rss.stop()
     current = undefined
   }
+}
+
+/**
+ * Requests the target dropped without an answer: a connection it closed cleanly with a request
+ * outstanding. autocannon reconnects and goes on to the next request without counting anything,
+ * so they are what was sent and neither answered, failed nor timed out, less the one request
+ * per connection still in flight when the run stopped.
+ */
+function unanswered(raw: RawResult, connections: number): number {
+  return Math.max(0, raw.totalRequests - raw.totalCompletedRequests - raw.errors - raw.timeouts - connections)
 }
 
 /** after − before; unknown when either is, or when the count went back (a process restarted). */
@@ -99,32 +122,20 @@ const total = (slices: Measured[], field: 'cpuSeconds' | 'dbCpuSeconds') =>
     : undefined
 
 /**
- * Joins the slices of one job: requests/s over the whole time; p50, p99 and max over every
- * request of every slice, from their latency histograms merged (autocannon.aggregateResult),
- * not a median or maximum of the slices' own percentiles; errors and status codes summed.
+ * Joins the slices of one job: requests/s over their summed durations; p50, p99 and max over
+ * every request of every slice, from their latency histograms merged, not a median or maximum
+ * of the slices' own percentiles; errors and status codes summed.
  */
-export function combine(slices: Measured[]): Measured {
+export function combine(slices: Slice[]): Measured {
   const requests = slices.reduce((n, s) => n + s.requests, 0)
-  const seconds = slices.reduce((n, s) => n + s.requests / Math.max(s.rps, 1e-9), 0)
-  const histograms = slices.flatMap((s) => (s.histogram ? [s.histogram] : []))
-  if (histograms.length !== slices.length)
-    throw new Error('combine: every slice needs its latency histogram (a Measured from drive())')
-  const latency =
-    histograms.length > 0
-      ? autocannon.aggregateResult(
-          histograms.map((h) => h.raw),
-          { url: (histograms[0] as { url: string }).url },
-        ).latency
-      : undefined
+  const seconds = slices.reduce((n, s) => n + s.seconds, 0)
   const statusCodes: Record<string, number> = {}
   for (const s of slices)
     for (const [code, n] of Object.entries(s.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + n
   const rss = slices.map((s) => s.rssMb).filter((r): r is number => r !== undefined)
   return {
-    rps: Math.round(requests / Math.max(seconds, 1e-9)),
-    p50: latency?.p50 ?? 0,
-    p99: latency?.p99 ?? 0,
-    max: latency?.max ?? 0,
+    rps: Math.round(requests / Math.max(seconds, 0.001)),
+    ...latencyOf(slices.map((s) => s.latencies)),
     requests,
     errors: slices.reduce((n, s) => n + s.errors, 0),
     statusCodes,

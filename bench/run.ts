@@ -10,7 +10,7 @@ import type { Request } from 'autocannon'
 import pg from 'pg'
 import { type BenchOptions, parseBenchArgs, SCENARIO_NAMES, USAGE, UsageError } from './args.ts'
 import { BENCH_PASSWORD, SEARCH_WORDS, STATUS_VALUES } from './data.ts'
-import { combine, drive, type Measured, perRequestMs, stopLoad } from './load.ts'
+import { combine, drive, perRequestMs, type Slice, stopLoad } from './load.ts'
 import { cleanupAll, freePort, highWaterRss, onCleanup, ROOT, type Started, startNode } from './processes.ts'
 import { checks, checksText, type Row, table } from './report.ts'
 import { type Fixtures, floorScenarios, serviceScenarios } from './scenarios.ts'
@@ -216,7 +216,7 @@ async function main(): Promise<void> {
    */
   const measure = async (jobs: Job[], rounds: number): Promise<Row[]> => {
     for (const job of jobs) if (options.warmup > 0) await load(job, options.warmup)
-    const slices = new Map<Job, Measured[]>(jobs.map((j) => [j, []]))
+    const slices = new Map<Job, Slice[]>(jobs.map((j) => [j, []]))
     for (let round = 0; round < rounds && !interrupted; round++)
       for (const job of jobs) slices.get(job)?.push(await load(job, options.duration / rounds))
     return jobs.map((job) => ({

@@ -20,7 +20,12 @@ describe('bench slices joined', () => {
         res.writeHead(req.url === '/missing' ? 404 : 200, { 'content-type': 'text/plain' })
         res.end('ok')
       }
-      if (req.url === '/slow') setTimeout(answer, SLOW_MS)
+      // A little over SLOW_MS: latencies are recorded in whole ms, and a timer may fire a hair early.
+      if (req.url === '/slow') setTimeout(answer, SLOW_MS + 20)
+      else if (req.url === '/reset')
+        req.socket.resetAndDestroy() // the client sees ECONNRESET
+      else if (req.url === '/close')
+        req.socket.destroy() // a clean close, no answer
       else answer()
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -42,13 +47,21 @@ describe('bench slices joined', () => {
     // One request in 50 is slow: 2 % of this slice, so its own p99 is a slow one.
     const mixed = await slice(['/slow', ...Array<string>(49).fill('/fast')], 1)
     assert.ok(mixed.p99 >= SLOW_MS, `the mixed slice's own p99 is a slow request (${mixed.p99} ms)`)
+    const slow = Math.ceil(mixed.requests / 50)
     assert.ok(
-      mixed.requests * 20 < fast.requests,
-      `the slow requests are under 1 % of both slices together (${mixed.requests} + ${fast.requests})`,
+      slow * 100 < fast.requests + mixed.requests,
+      `the slow requests are under 1 % of both slices together (${slow} of ${fast.requests + mixed.requests})`,
     )
+    // Requests per second over the time the run took (seconds, not milliseconds).
+    assert.ok(
+      Math.abs(fast.rps * fast.seconds - fast.requests) <= fast.rps * 0.01 + 1,
+      `${fast.rps} req/s over ${fast.seconds} s is ${fast.requests} requests`,
+    )
+    assert.ok(fast.seconds >= 2 && fast.seconds < 4, `the 2 s slice ran ${fast.seconds} s`)
 
     const joined = combine([fast, mixed])
     assert.equal(joined.requests, fast.requests + mixed.requests)
+    assert.equal(joined.rps, Math.round(joined.requests / (fast.seconds + mixed.seconds)))
     assert.ok(
       joined.p99 < SLOW_MS,
       `p99 over both slices is a fast request, not the worst slice's (${joined.p99} ms)`,
@@ -58,13 +71,26 @@ describe('bench slices joined', () => {
     assert.equal(joined.errors, 0)
   })
 
-  it('sums errors and status codes over the slices', async () => {
+  it('counts non-2xx answers, connection errors and dropped requests as errors, summed over the slices', async () => {
     const a = await slice(['/fast', '/missing'], 0.5)
-    const b = await slice(['/missing'], 0.5)
-    const joined = combine([a, b])
-    assert.equal(joined.errors, a.errors + b.errors)
-    assert.equal(joined.statusCodes['404'], (a.statusCodes['404'] ?? 0) + (b.statusCodes['404'] ?? 0))
-    assert.ok((joined.statusCodes['404'] ?? 0) > 0 && joined.errors === joined.statusCodes['404'])
-    assert.ok((joined.statusCodes['200'] ?? 0) > 0)
+    // Each 404 is followed by a request the server answers with a reset, or by a clean close.
+    const reset = await slice(['/missing', '/reset'], 0.5)
+    const closed = await slice(['/missing', '/close'], 0.5)
+    const notFound = (m: { statusCodes: Record<string, number> }) => m.statusCodes['404'] ?? 0
+    assert.ok(notFound(a) > 0 && (a.statusCodes['200'] ?? 0) > 0)
+    assert.equal(a.errors, notFound(a), 'the first slice had no connection errors')
+    for (const [name, m] of [
+      ['reset', reset],
+      ['closed', closed],
+    ] as const) {
+      const failed = m.errors - notFound(m)
+      assert.ok(
+        notFound(m) > 0 && Math.abs(failed - notFound(m)) <= 2,
+        `${name}: one failed request per 404 (${failed} against ${notFound(m)})`,
+      )
+    }
+    const joined = combine([a, reset, closed])
+    assert.equal(joined.errors, a.errors + reset.errors + closed.errors)
+    assert.equal(notFound(joined), notFound(a) + notFound(reset) + notFound(closed))
   })
 })
