@@ -51,4 +51,20 @@ describe('bench flags', () => {
     assert.match(run.stderr, /--tasks must be an integer/)
     assert.match(run.stderr, /Usage: npm run bench/)
   })
+
+  it('bench:scale refuses bad sizes and flags it sets itself, before seeding anything', () => {
+    for (const [args, message] of [
+      [['--small', '200', '--large', '100'], /--large \(100\) must be more tasks than --small \(200\)/],
+      [['--large', '50'], /--tasks must be an integer ≥ 100, got "50"/],
+      [['--only', 'get'], /Unknown option '--only'/],
+      [['--tasks', '5000'], /Unknown option '--tasks'/],
+      [['--duration', '0'], /--duration must be a number ≥ 1/],
+    ] as const) {
+      const run = spawnSync(process.execPath, ['bench/scale.ts', ...args], { encoding: 'utf8' })
+      assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`)
+      assert.match(run.stderr, message)
+      assert.match(run.stderr, /Usage: npm run bench:scale/)
+      assert.equal(run.stdout, '', 'nothing ran')
+    }
+  })
 })

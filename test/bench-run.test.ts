@@ -21,11 +21,11 @@ interface Run {
   exited: Promise<number | null>
 }
 
-function startBench(args: string[], databaseUrl: string | undefined): Run {
+function startBench(args: string[], databaseUrl: string | undefined, script = 'bench/run.ts'): Run {
   const env: NodeJS.ProcessEnv = { ...process.env }
   delete env.DATABASE_URL
   if (databaseUrl) env.DATABASE_URL = databaseUrl
-  const child = spawn(process.execPath, ['bench/run.ts', ...args], { cwd: ROOT, env })
+  const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env })
   let text = ''
   child.stdout?.on('data', (chunk) => {
     text += String(chunk)
@@ -153,6 +153,69 @@ for (const engine of testEngines()) {
         await assertNothingLeft(run.output(), engine)
       } finally {
         // A failed assertion must not leave a 60-second run behind.
+        if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL')
+      }
+    })
+  })
+
+  describe(`npm run bench:scale (${engine})`, () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'tt-bench-scale-test-'))
+    after(() => rmSync(outDir, { recursive: true, force: true }))
+    const SCALE = ['--users', '5', '--warmup', '0', '--rounds', '1', '--connections', '4']
+
+    it('runs the list at both sizes, each on its own data, and compares their p50s', async () => {
+      const out = join(outDir, 'scale.json')
+      const run = startBench(
+        [...SCALE, '--duration', '1', '--small', '300', '--large', '1500', '--out', out],
+        databaseUrl,
+        'bench/scale.ts',
+      )
+      const code = await run.exited
+      assert.equal(code, 0, run.output())
+      const record = JSON.parse(readFileSync(out, 'utf8')) as {
+        ratio: number
+        ok: boolean
+        sizes: { tasks: number; p50ms: number; rps: number; errors: number; record: string }[]
+      }
+      assert.deepEqual(
+        record.sizes.map((s) => s.tasks),
+        [300, 1500],
+      )
+      for (const size of record.sizes) {
+        assert.ok(size.rps > 0 && size.errors === 0, JSON.stringify(size))
+        // Each size's own run, with its own seeded data, wrote its own record.
+        const own = JSON.parse(readFileSync(size.record, 'utf8')) as { sizes: { tasks: number } }
+        assert.equal(own.sizes.tasks, size.tasks)
+      }
+      assert.equal(
+        record.ratio,
+        Math.max(record.sizes[1]?.p50ms ?? 0, 1) / Math.max(record.sizes[0]?.p50ms ?? 0, 1),
+      )
+      assert.equal(record.ok, record.ratio <= 2)
+      assert.match(run.output(), /(PASS|MISS) {2}list p50 at 1,500 tasks ≤ 2 × at 300: \d+\.\d\d×/)
+      // Two runs, each of which started and stopped its own service and floor.
+      assert.equal(run.output().match(/service pid \d+/g)?.length, 2, run.output())
+    })
+
+    it('passes Ctrl-C to the run in progress, which stops everything it started', async () => {
+      const run = startBench(
+        [...SCALE, '--duration', '60', '--small', '300', '--large', '1500'],
+        databaseUrl,
+        'bench/scale.ts',
+      )
+      try {
+        for (let waited = 0; !/service pid \d+/.test(run.output()); waited += 100) {
+          if (waited > 90_000 || run.child.exitCode !== null) assert.fail(`never started:\n${run.output()}`)
+          await new Promise((r) => setTimeout(r, 100))
+        }
+        await new Promise((r) => setTimeout(r, 1500))
+        run.child.kill('SIGINT') // to bench/scale.ts alone, not to its process group
+        const code = await run.exited
+        assert.equal(code, 130, run.output())
+        assert.match(run.output(), /SIGINT: stopping everything it started/)
+        await assertNothingLeft(run.output(), engine)
+        assert.doesNotMatch(run.output(), /bench:scale: 1,500 tasks/, 'the second size did not start')
+      } finally {
         if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL')
       }
     })
