@@ -113,3 +113,25 @@ export function checks(rows: Row[], serviceHwmMb: number | undefined): Check[] {
 export function checksText(list: Check[]): string {
   return list.map((c) => `  ${c.ok ? 'PASS' : 'MISS'}  ${c.target}: ${c.value}`).join('\n')
 }
+
+export interface ScaleVerdict {
+  /** The best estimate of large ÷ small, from the middle of each p50's millisecond. */
+  ratio: number
+  /** The smallest and largest ratio the two whole-millisecond p50s allow. */
+  low: number
+  high: number
+  verdict: 'PASS' | 'MISS' | 'UNSURE'
+}
+
+/**
+ * The scale target: the large size's list p50 at most `limit` times the small size's. autocannon
+ * records latencies in whole milliseconds, cut (a p50 of 6 ms is 6.0–6.99 ms), so two p50s only
+ * bound the ratio: PASS when even its largest value is within the limit, MISS when even its
+ * smallest is over it, UNSURE in between (longer runs or more connections narrow it).
+ */
+export function scaleVerdict(smallP50: number, largeP50: number, limit = 2): ScaleVerdict {
+  const low = largeP50 / (smallP50 + 1)
+  const high = smallP50 > 0 ? (largeP50 + 1) / smallP50 : Number.POSITIVE_INFINITY
+  const verdict = high <= limit ? 'PASS' : low > limit ? 'MISS' : 'UNSURE'
+  return { ratio: (largeP50 + 0.5) / (smallP50 + 0.5), low, high, verdict }
+}

@@ -33,13 +33,17 @@ try {
 }
 
 let interrupted = false
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+// SIGHUP too: a terminal closed during a long seed must not leave the database behind.
+const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
     if (interrupted) return
     interrupted = true
+    // After a hang-up the terminal is gone: a failed write must not stop the cleanup.
+    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
     process.stderr.write(`\nbench: ${signal}: stopping everything it started…\n`)
     stopLoad()
-    void cleanupAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143))
+    void cleanupAll().finally(() => process.exit(EXIT_CODES[signal]))
   })
 }
 

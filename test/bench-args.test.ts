@@ -53,18 +53,38 @@ describe('bench flags', () => {
   })
 
   it('bench:scale refuses bad sizes and flags it sets itself, before seeding anything', () => {
+    // Small sizes and no database: should a bad flag get through, the run stays small and local.
+    const env = { ...process.env }
+    delete env.DATABASE_URL
+    const sizes = ['--small', '300', '--large', '1500']
     for (const [args, message] of [
       [['--small', '200', '--large', '100'], /--large \(100\) must be more tasks than --small \(200\)/],
-      [['--large', '50'], /--tasks must be an integer ≥ 100, got "50"/],
-      [['--only', 'get'], /Unknown option '--only'/],
-      [['--tasks', '5000'], /Unknown option '--tasks'/],
-      [['--duration', '0'], /--duration must be a number ≥ 1/],
+      [['--small', '300', '--large', '300'], /--large \(300\) must be more tasks than --small \(300\)/],
+      [['--small', '300', '--large', '50'], /--large must be an integer ≥ 100, got "50"/],
+      [['--small', 'abc', '--large', '1500'], /--small must be an integer ≥ 100, got "abc"/],
+      [[...sizes, '--users=-5'], /--users must be an integer ≥ 2, got "-5"/],
+      [[...sizes, '--only', 'get'], /Unknown option '--only'/],
+      [[...sizes, '--tasks', '5000'], /Unknown option '--tasks'/],
+      [[...sizes, '--duration', '0'], /--duration must be a number ≥ 1/],
+      [[...sizes, '--out', 'somewhere/'], /--out must name a \.json file, got "somewhere\/"/],
+      [[...sizes, 'extra'], /unexpected argument "extra"/],
     ] as const) {
-      const run = spawnSync(process.execPath, ['bench/scale.ts', ...args], { encoding: 'utf8' })
+      const run = spawnSync(process.execPath, ['bench/scale.ts', ...args], {
+        encoding: 'utf8',
+        env,
+        timeout: 10_000,
+      })
       assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`)
       assert.match(run.stderr, message)
       assert.match(run.stderr, /Usage: npm run bench:scale/)
       assert.equal(run.stdout, '', 'nothing ran')
     }
+    const help = spawnSync(process.execPath, ['bench/scale.ts', '-h'], {
+      encoding: 'utf8',
+      env,
+      timeout: 10_000,
+    })
+    assert.equal(help.status, 0)
+    assert.match(help.stdout, /Usage: npm run bench:scale/)
   })
 })

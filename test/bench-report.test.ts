@@ -3,7 +3,7 @@
 // rounded up to read as the target.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { checks, type Row } from '../bench/report.ts'
+import { checks, type Row, scaleVerdict } from '../bench/report.ts'
 
 const row = (scenario: string, fields: Partial<Row>): Row => ({
   scenario,
@@ -42,5 +42,19 @@ describe('bench target checks', () => {
     assert.equal(v['search: p99 < 25 ms'], 'PASS 24.0 ms')
     assert.equal(v['zero errors'], 'MISS 1')
     assert.equal(v['service peak RSS < 200 MB'], 'MISS 200 MB')
+  })
+
+  it('gives the scale target a verdict only where whole-millisecond p50s decide it', () => {
+    const verdict = (small: number, large: number) => scaleVerdict(small, large).verdict
+    assert.equal(verdict(6, 6), 'PASS') // 6.0–6.99 against 6.0–6.99 ms: at most 1.17×
+    assert.equal(verdict(6, 11), 'PASS') // at most 11.99 / 6 = 2.0×
+    assert.equal(verdict(6, 12), 'UNSURE') // 1.71–2.17×
+    assert.equal(verdict(6, 14), 'UNSURE') // at least 14 / 6.99 = 2.0×, which meets the target
+    assert.equal(verdict(6, 15), 'MISS') // at least 2.15×
+    assert.equal(verdict(0, 1), 'UNSURE') // a sub-millisecond p50 bounds nothing above
+    assert.equal(verdict(0, 3), 'MISS')
+    assert.equal(verdict(12, 10), 'PASS')
+    const { ratio, low, high } = scaleVerdict(6, 6)
+    assert.ok(low < ratio && ratio < high && Math.abs(ratio - 1) < 1e-9)
   })
 })
