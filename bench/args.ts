@@ -88,6 +88,15 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   return options
 }
 
+/** The flags that shape the load of a run, which `npm run bench:scale` passes on to its runs. */
+export const LOAD_OPTIONS = {
+  users: { type: 'string' },
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  rounds: { type: 'string' },
+  connections: { type: 'string' },
+} as const
+
 function parse(argv: string[]) {
   return parseArgs({
     args: argv,
@@ -95,11 +104,7 @@ function parse(argv: string[]) {
     allowPositionals: true,
     options: {
       tasks: { type: 'string' },
-      users: { type: 'string' },
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      rounds: { type: 'string' },
-      connections: { type: 'string' },
+      ...LOAD_OPTIONS,
       only: { type: 'string' },
       out: { type: 'string' },
       quick: { type: 'boolean' },

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { parseBenchArgs, UsageError } from './args.ts'
+import { LOAD_OPTIONS, parseBenchArgs, UsageError } from './args.ts'
 import { ROOT } from './processes.ts'
 import { scaleVerdict } from './report.ts'
 
@@ -36,7 +36,7 @@ Options:
 
 /** The target: the large size's p50 at most this many times the small size's. */
 const LIMIT = 2
-const PASSED_ON = ['users', 'duration', 'warmup', 'rounds', 'connections'] as const
+const PASSED_ON = Object.keys(LOAD_OPTIONS) as (keyof typeof LOAD_OPTIONS)[]
 
 function parse(argv: string[]) {
   const { values, positionals } = parseArgs({
@@ -48,11 +48,7 @@ function parse(argv: string[]) {
       large: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
-      users: { type: 'string' },
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      rounds: { type: 'string' },
-      connections: { type: 'string' },
+      ...LOAD_OPTIONS,
     },
   })
   if (values.help) return 'help' as const
