@@ -40,6 +40,28 @@ export function cleanupAll(): Promise<void> {
   return cleaning
 }
 
+/** The signals that stop a bench run, with the exit code a shell reports for each (128 + its number). */
+export const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const
+export type StopSignal = keyof typeof STOP_SIGNALS
+
+/**
+ * Calls `handler` on Ctrl-C, SIGTERM or a hang-up: a terminal closed during a long seed must not
+ * leave a database behind either. After a hang-up the terminal is gone, so from the first signal
+ * on a failed write to stdout or stderr is ignored rather than stopping the cleanup.
+ */
+export function onStopSignal(handler: (signal: StopSignal) => void): void {
+  let muted = false
+  for (const signal of Object.keys(STOP_SIGNALS) as StopSignal[])
+    process.on(signal, () => {
+      if (!muted) for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
+      muted = true
+      handler(signal)
+    })
+}
+
+/** A run's time as it appears in result file names: 2026-12-05T12-26-18-087Z. */
+export const fileStamp = (date: Date) => date.toISOString().replace(/[:.]/g, '-')
+
 /** A port that was free a moment ago (the service takes PORT from the environment). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

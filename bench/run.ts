@@ -11,7 +11,18 @@ import pg from 'pg'
 import { type BenchOptions, parseBenchArgs, SCENARIO_NAMES, USAGE, UsageError } from './args.ts'
 import { BENCH_PASSWORD, SEARCH_WORDS, STATUS_VALUES } from './data.ts'
 import { combine, drive, perRequestMs, type Slice, stopLoad } from './load.ts'
-import { cleanupAll, freePort, highWaterRss, onCleanup, ROOT, type Started, startNode } from './processes.ts'
+import {
+  cleanupAll,
+  fileStamp,
+  freePort,
+  highWaterRss,
+  onCleanup,
+  onStopSignal,
+  ROOT,
+  STOP_SIGNALS,
+  type Started,
+  startNode,
+} from './processes.ts'
 import { checks, checksText, type Row, table } from './report.ts'
 import { type Fixtures, floorScenarios, serviceScenarios } from './scenarios.ts'
 import { createBenchSchema, dropBenchSchema, type Seeded, seedPostgres, seedSqlite } from './seed.ts'
@@ -33,19 +44,13 @@ try {
 }
 
 let interrupted = false
-// SIGHUP too: a terminal closed during a long seed must not leave the database behind.
-const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    if (interrupted) return
-    interrupted = true
-    // After a hang-up the terminal is gone: a failed write must not stop the cleanup.
-    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
-    process.stderr.write(`\nbench: ${signal}: stopping everything it started…\n`)
-    stopLoad()
-    void cleanupAll().finally(() => process.exit(EXIT_CODES[signal]))
-  })
-}
+onStopSignal((signal) => {
+  if (interrupted) return
+  interrupted = true
+  process.stderr.write(`\nbench: ${signal}: stopping everything it started…\n`)
+  stopLoad()
+  void cleanupAll().finally(() => process.exit(STOP_SIGNALS[signal]))
+})
 
 async function api(base: string, path: string, init: RequestInit & { token?: string } = {}) {
   const headers = new Headers(init.headers)
@@ -152,7 +157,7 @@ async function main(): Promise<void> {
     healthPath: '/health',
   })
 
-  const stamp = started.toISOString().replace(/[:.]/g, '-')
+  const stamp = fileStamp(started)
   const profileDir = join(ROOT, 'bench/results/profiles', stamp)
   if (options.cpuProf) mkdirSync(profileDir, { recursive: true })
   const port = await freePort()

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { LOAD_OPTIONS, parseBenchArgs, UsageError } from './args.ts'
-import { ROOT } from './processes.ts'
+import { fileStamp, onStopSignal, ROOT, STOP_SIGNALS, type StopSignal } from './processes.ts'
 import { scaleVerdict } from './report.ts'
 
 const USAGE = `Usage: npm run bench:scale -- [options]
@@ -53,12 +53,13 @@ function parse(argv: string[]) {
   })
   if (values.help) return 'help' as const
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`)
-  const given: Record<string, string | undefined> = { duration: '6', rounds: '2' }
-  for (const name of PASSED_ON) if (typeof values[name] === 'string') given[name] = values[name]
+  const given: Record<string, string> = { duration: '6', rounds: '2' }
+  for (const name of PASSED_ON) {
+    const value = values[name]
+    if (value !== undefined) given[name] = value
+  }
   // In the --name=value form, so a value that starts with "-" is a value, not a flag.
-  const passed = Object.entries(given).flatMap(([name, value]) =>
-    value === undefined ? [] : [`--${name}=${value}`],
-  )
+  const passed = Object.entries(given).map(([name, value]) => `--${name}=${value}`)
   // Each run's own flags, checked as bench/run.ts checks them, before anything is seeded.
   const size = (name: 'small' | 'large', fallback: number) => {
     const raw = values[name] ?? String(fallback)
@@ -75,9 +76,7 @@ function parse(argv: string[]) {
   if (large <= small) throw new UsageError(`--large (${large}) must be more tasks than --small (${small})`)
   if (values.out !== undefined && !/[^/]\.json$/.test(values.out))
     throw new UsageError(`--out must name a .json file, got "${values.out}"`)
-  const out = resolve(
-    values.out ?? join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}-scale.json`),
-  )
+  const out = resolve(values.out ?? join(ROOT, 'bench/results', `${fileStamp(new Date())}-scale.json`))
   return { small, large, passed, out }
 }
 
@@ -95,18 +94,14 @@ if (options === 'help') {
 }
 const { small, large, passed, out } = options
 
-const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const
 let child: ReturnType<typeof spawn> | undefined
-let received: keyof typeof EXIT_CODES | undefined
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    received ??= signal
-    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {}) // a hung-up terminal
-    // The run in progress cleans up after itself on the same signal; its exit ends this one.
-    if (child && child.exitCode === null && child.signalCode === null) child.kill(signal)
-    else process.exit(EXIT_CODES[signal])
-  })
-}
+let received: StopSignal | undefined
+onStopSignal((signal) => {
+  received ??= signal
+  // The run in progress cleans up after itself on the same signal; its exit ends this one.
+  if (child && child.exitCode === null && child.signalCode === null) child.kill(signal)
+  else process.exit(STOP_SIGNALS[signal])
+})
 
 interface ListFigures {
   tasks: number
@@ -129,7 +124,7 @@ function runAt(tasks: number): Promise<ListFigures> {
     child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'inherit' })
     child.once('error', fail)
     child.once('exit', (code, signal) => {
-      if (received) process.exit(EXIT_CODES[received])
+      if (received) process.exit(STOP_SIGNALS[received])
       if (code !== 0) return fail(new Error(`the run at ${tasks} tasks failed (exit ${code ?? signal})`))
       try {
         const json = JSON.parse(readFileSync(record, 'utf8')) as {
