@@ -1,5 +1,5 @@
 // Processes and resources the harness starts, and the one place that stops
-// them all: on success, on errors and on Ctrl-C/SIGTERM, in reverse order.
+// them all: on success, on errors and on Ctrl-C/SIGTERM/SIGHUP, in reverse order.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
