@@ -28,6 +28,12 @@ export const ConfigSchema = Type.Object({
   DATABASE_POOL_MAX: Int(10, 1, 1000, 'PostgreSQL pool size'),
   DATABASE_STATEMENT_TIMEOUT_MS: Int(5000, 100, 600_000, 'PostgreSQL statement timeout'),
   DATABASE_CONNECT_TIMEOUT_MS: Int(1500, 100, 60_000, 'PostgreSQL connect / pool checkout timeout'),
+  SEARCH_THREADS: Int(
+    2,
+    1,
+    16,
+    'SQLite: threads for full-text searches, each started when the ones before are all busy',
+  ),
   REDIS_URL: Type.Optional(
     Type.String({ pattern: '^rediss?://', description: 'redis://… for shared limits and fan-out' }),
   ),

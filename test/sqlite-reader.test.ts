@@ -2,7 +2,8 @@
 // database file and a real worker thread: a search is answered while the main
 // connection is held by a write transaction, sees only what is committed, sees
 // everything acknowledged, cannot write, and fails as an error (not a hang) when
-// its thread is gone.
+// its thread is gone; with several threads, a search is answered while another
+// one runs, and a thread that failed is passed over.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -14,7 +15,7 @@ import { CompiledQuery, sql } from 'kysely'
 import { runInTransaction } from '../src/db/database.ts'
 import { DatabaseBusyError, DatabaseUnavailableError } from '../src/db/errors.ts'
 import { openSqlite } from '../src/db/sqlite.ts'
-import { SqliteReader } from '../src/db/sqlite-reader.ts'
+import { SqliteReader, SqliteReaderPool } from '../src/db/sqlite-reader.ts'
 import { classifyError } from '../src/http/error-handler.ts'
 import { buildTestApp, createTask, registerAndLogin, type TestApp, type TestUser } from './helpers.ts'
 
@@ -298,5 +299,118 @@ describe('SqliteReader when its thread is gone or its queue is full', () => {
     assert.equal(child.error, undefined, 'the child exited by itself (not killed by the timeout)')
     assert.equal(child.status, 0, child.stderr)
     assert.equal(child.stdout.trim(), '[{"n":3}]', 'the read was answered before the process exited')
+  })
+})
+
+describe('SqliteReaderPool: searches on several threads', () => {
+  let dir: string
+  let raw: DatabaseSync
+  let file: string
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tt-reader-pool-'))
+    const opened = openSqlite(dir, 'present.db')
+    raw = opened.raw
+    file = opened.file
+    raw.exec('CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2), (3)')
+  })
+  after(() => {
+    raw.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const count = () => CompiledQuery.raw('SELECT count(*) AS n FROM t')
+  // About two seconds of work for SQLite on this machine, and one row of result.
+  const slow = () =>
+    CompiledQuery.raw(
+      'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 15000000) SELECT sum(x) AS s FROM c',
+    )
+  const huge = () =>
+    CompiledQuery.raw(
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 400000) SELECT x, printf('%0200d', x) AS pad FROM c",
+    )
+
+  it('keeps one thread while searches come one at a time, and answers a search on a second thread while another runs', async () => {
+    const pool = new SqliteReaderPool(file, { threads: 2 })
+    try {
+      assert.equal(pool.started, 0, 'no thread before the first search')
+      assert.deepEqual((await within(pool.read([count()]), 'a first read'))[0], [{ n: 3 }])
+      assert.deepEqual((await within(pool.read([count()]), 'a second read'))[0], [{ n: 3 }])
+      assert.equal(pool.started, 1, 'reads one at a time start no second thread')
+
+      const running = pool.read([slow()])
+      let slowDone = false
+      running.then(
+        () => {
+          slowDone = true
+        },
+        () => {},
+      )
+      const [rows] = await within(pool.read([count()]), 'a read while a slow one runs')
+      assert.deepEqual(rows, [{ n: 3 }])
+      assert.equal(slowDone, false, 'the short read did not wait for the slow one')
+      assert.equal(pool.started, 2)
+      assert.equal(pool.pending, 1, 'the slow read is still running')
+      assert.deepEqual((await within(running, 'the slow read', 60_000))[0], [{ s: 112500007500000 }])
+      assert.equal(pool.pending, 0)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('bounds the reads waiting over all threads, not per thread', async () => {
+    const pool = new SqliteReaderPool(file, { threads: 2, maxPending: 2 })
+    try {
+      const first = pool.read([count()])
+      const second = pool.read([count()])
+      await assert.rejects(pool.read([count()]), DatabaseBusyError)
+      assert.deepEqual((await first)[0], [{ n: 3 }])
+      assert.deepEqual((await second)[0], [{ n: 3 }])
+      assert.deepEqual((await pool.read([count()]))[0], [{ n: 3 }], 'room again')
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('passes over a thread that failed a moment ago while another thread can answer', async () => {
+    const pool = new SqliteReaderPool(file, { threads: 2, restartDelayMs: 60_000 })
+    try {
+      // The first thread runs out of its 64 MB heap; the read behind it went to the second.
+      const dying = pool.read([huge()])
+      const beside = pool.read([count()])
+      assert.deepEqual((await within(beside, 'the read on the other thread'))[0], [{ n: 3 }])
+      await assert.rejects(within(dying, 'the read that kills its thread', 60_000), DatabaseUnavailableError)
+      assert.equal(pool.started, 1)
+      for (const n of [1, 2, 3])
+        assert.deepEqual(
+          (await within(pool.read([count()]), `read ${n} after the failure`))[0],
+          [{ n: 3 }],
+          'answered by the thread still running, not refused for the failed one',
+        )
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('refuses as unavailable when every thread failed a moment ago, and after it is closed', async () => {
+    const pool = new SqliteReaderPool(join(dir, 'missing.db'), { threads: 2, restartDelayMs: 60_000 })
+    // The file does not exist: each thread that tries to open it read-only exits.
+    await assert.rejects(within(pool.read([count()]), 'a read on the first thread'), DatabaseUnavailableError)
+    await assert.rejects(
+      within(pool.read([count()]), 'a read on the second thread'),
+      DatabaseUnavailableError,
+    )
+    await assert.rejects(within(pool.read([count()]), 'a read with both failed'), DatabaseUnavailableError)
+    assert.equal(pool.started, 0)
+    await pool.close()
+    const open = new SqliteReaderPool(file, { threads: 2 })
+    const waiting = open.read([slow()])
+    await open.close()
+    await assert.rejects(waiting, DatabaseUnavailableError, 'the read still running when it closed fails')
+    await assert.rejects(open.read([count()]), DatabaseUnavailableError, 'a closed pool refuses reads')
+  })
+
+  it('refuses a thread count that is not a positive integer', () => {
+    for (const threads of [0, -1, 1.5, Number.NaN])
+      assert.throws(() => new SqliteReaderPool(file, { threads }), RangeError, String(threads))
   })
 })

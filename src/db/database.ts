@@ -6,7 +6,7 @@ import { GroupCommit } from './group-commit.ts'
 import { openPostgres } from './postgres.ts'
 import type { Schema } from './schema.ts'
 import { openSqlite } from './sqlite.ts'
-import { SqliteReader } from './sqlite-reader.ts'
+import { SqliteReaderPool } from './sqlite-reader.ts'
 
 export type Engine = 'sqlite' | 'postgres'
 
@@ -134,7 +134,7 @@ export function openDatabase(config: Config): Database {
   const { dialect, raw, connection, file } = openSqlite(config.DATA_DIR)
   const db = new Kysely<Schema>({ dialect })
   const writes = new GroupCommit(db)
-  const reader = new SqliteReader(file)
+  const reader = new SqliteReaderPool(file, { threads: config.SEARCH_THREADS })
   return {
     db,
     engine: 'sqlite',

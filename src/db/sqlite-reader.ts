@@ -17,16 +17,27 @@
 // - The connection is read-only (SQLITE_OPEN_READONLY): nothing sent here can
 //   write.
 // - Errors come back as errors: the engine's (with its code and errcode, as
-//   db/errors.ts reads them), or DatabaseUnavailableError when the thread
-//   itself is gone; the reads it held fail, reads in the next second are
-//   refused (a thread that cannot start is not restarted for every search), and
-//   the read after that starts a new one.
-// - The wait is bounded: past MAX_PENDING_READS waiting searches, a search is
-//   refused as busy (503 with Retry-After) instead of queueing without end.
+//   db/errors.ts reads them), or DatabaseUnavailableError when a thread itself
+//   is gone; the reads it held fail, for the next second reads go to the other
+//   threads or, with none left, are refused (a thread that cannot start is not
+//   restarted for every search), and the read after that may start it again.
+// - The wait is bounded: past MAX_PENDING_READS waiting searches over all
+//   threads, a search is refused as busy (503 with Retry-After) instead of
+//   queueing without end.
 //
-// One thread, started on the first read (a process that never searches pays
-// nothing for it); reads queue in arrival order. No library runs node:sqlite
-// statements on a worker behind Kysely's compiled queries, hence this module.
+// Up to SEARCH_THREADS threads (default 2). The first starts with the first
+// search, so a process that never searches pays nothing; a search goes to the
+// thread with the fewest reads waiting, the first on a tie, so the next thread
+// starts only when a search arrives while every running one has a read, and
+// one long search no longer holds up every other one. On the bench's 2-core
+// machine (load generator included) a second thread took the searches-only
+// load from 102–193 to 225–320 searches/s and the 80/20 mix's p99 (its
+// searches) from 146–387 to 48–95 ms; the mix's median rose from 2–13 to 12–15
+// ms and peak RSS by 4–38 MB (bench/PERFORMANCE.md). Reads on one thread
+// queue in arrival order.
+//
+// No library runs node:sqlite statements on a worker behind Kysely's compiled
+// queries, hence this module.
 import { Worker } from 'node:worker_threads'
 import type { CompiledQuery } from 'kysely'
 import { DatabaseBusyError, DatabaseUnavailableError } from './errors.ts'
@@ -51,7 +62,7 @@ class SqliteReadError extends Error {
   }
 }
 
-/** Reads that may wait at once; more are refused as busy (503, Retry-After) rather than queued without bound. */
+/** Reads that may wait at once (over all threads); more are refused as busy (503, Retry-After) rather than queued without bound. */
 export const MAX_PENDING_READS = 64
 /** After the thread failed, reads are refused this long before another is started. */
 export const RESTART_DELAY_MS = 1000
@@ -78,14 +89,24 @@ export class SqliteReader {
     return this.#pending.size
   }
 
+  /** Whether a read now would be refused without being tried: closed, or its thread failed under a second ago. */
+  get refusing(): boolean {
+    const failed = this.#failed
+    return this.#closed || (!this.#worker && !!failed && performance.now() - failed.at < this.#restartDelayMs)
+  }
+
+  /** Whether its thread is running. */
+  get started(): boolean {
+    return this.#worker !== undefined
+  }
+
   /** Runs `queries` in one read transaction on the reader's connection; resolves with each one's rows. */
   read(queries: readonly CompiledQuery[]): Promise<unknown[][]> {
     if (this.#closed) return Promise.reject(new DatabaseUnavailableError(new Error('the reader is closed')))
     if (this.#pending.size >= this.#maxPending)
       return Promise.reject(new DatabaseBusyError(`${this.#pending.size} searches are already waiting`))
     const failed = this.#failed
-    if (!this.#worker && failed && performance.now() - failed.at < this.#restartDelayMs)
-      return Promise.reject(new DatabaseUnavailableError(failed.cause))
+    if (failed && this.refusing) return Promise.reject(new DatabaseUnavailableError(failed.cause))
     const id = this.#nextId++
     let request: ReadRequest
     let worker: Worker
@@ -150,5 +171,56 @@ export class SqliteReader {
     const pending = [...this.#pending.values()]
     this.#pending.clear()
     for (const p of pending) p.reject(error)
+  }
+}
+
+/**
+ * Several SqliteReaders behind one `read`. A read goes to the reader with the fewest reads waiting,
+ * the first on a tie, so the second thread starts only when a search arrives while the first is
+ * busy. Readers whose thread failed a moment ago are passed over while another can answer. The
+ * bound on waiting reads is over all threads.
+ */
+export class SqliteReaderPool {
+  readonly #readers: SqliteReader[]
+  readonly #maxPending: number
+
+  constructor(file: string, options: { threads: number; maxPending?: number; restartDelayMs?: number }) {
+    if (!Number.isInteger(options.threads) || options.threads < 1)
+      throw new RangeError(`threads must be a positive integer, not ${options.threads}`)
+    this.#maxPending = options.maxPending ?? MAX_PENDING_READS
+    this.#readers = Array.from(
+      { length: options.threads },
+      () => new SqliteReader(file, { maxPending: this.#maxPending, restartDelayMs: options.restartDelayMs }),
+    )
+  }
+
+  /** Reads in flight or queued on every thread, for tests and /metrics. */
+  get pending(): number {
+    let n = 0
+    for (const reader of this.#readers) n += reader.pending
+    return n
+  }
+
+  /** Threads running now, for tests. */
+  get started(): number {
+    return this.#readers.filter((r) => r.started).length
+  }
+
+  /** As SqliteReader.read, on the least busy thread. */
+  read(queries: readonly CompiledQuery[]): Promise<unknown[][]> {
+    const pending = this.pending
+    if (pending >= this.#maxPending)
+      return Promise.reject(new DatabaseBusyError(`${pending} searches are already waiting`))
+    let best: SqliteReader | undefined
+    for (const reader of this.#readers) {
+      if (reader.refusing) continue
+      if (!best || reader.pending < best.pending) best = reader
+    }
+    // Every thread failed a moment ago (or the pool is closed): the first one says why.
+    return (best ?? (this.#readers[0] as SqliteReader)).read(queries)
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#readers.map((r) => r.close()))
   }
 }

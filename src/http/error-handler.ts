@@ -131,7 +131,7 @@ function databaseUnavailable(message: string, retryAfterSeconds: number): Classi
 
 function isDatabaseBusy(error: unknown): boolean {
   const e = error as { code?: string; errcode?: number }
-  // DatabaseBusyError (too many searches waiting for SQLite's search thread).
+  // DatabaseBusyError (too many searches waiting for SQLite's search threads).
   if (e?.code === 'DATABASE_BUSY') return true
   // SQLITE_BUSY (5) and SQLITE_LOCKED (6) after busy_timeout ran out.
   return e?.code === 'ERR_SQLITE_ERROR' && (e.errcode === 5 || e.errcode === 6)

@@ -30,7 +30,7 @@ export class Metrics {
     if (offThreadPending) {
       new Gauge({
         name: 'db_search_reads_pending',
-        help: 'Full-text searches queued or running on the search thread (SQLite; see src/db/sqlite-reader.ts)',
+        help: 'Full-text searches queued or running on the search threads (SQLite; see src/db/sqlite-reader.ts)',
         registers: [this.registry],
         collect() {
           this.set(offThreadPending())
