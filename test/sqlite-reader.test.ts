@@ -318,6 +318,7 @@ describe('SqliteReaderPool: searches on several threads', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
   const count = () => CompiledQuery.raw('SELECT count(*) AS n FROM t')
   // About two seconds of work for SQLite on this machine, and one row of result.
   const slow = () =>
@@ -371,8 +372,9 @@ describe('SqliteReaderPool: searches on several threads', () => {
     }
   })
 
-  it('passes over a thread that failed a moment ago while another thread can answer', async () => {
-    const pool = new SqliteReaderPool(file, { threads: 2, restartDelayMs: 60_000 })
+  it('passes over a thread that failed a moment ago, and starts it again only when the other is busy', async () => {
+    const restartDelayMs = 1500
+    const pool = new SqliteReaderPool(file, { threads: 2, restartDelayMs })
     try {
       // The first thread runs out of its 64 MB heap; the read behind it went to the second.
       const dying = pool.read([huge()])
@@ -380,12 +382,31 @@ describe('SqliteReaderPool: searches on several threads', () => {
       assert.deepEqual((await within(beside, 'the read on the other thread'))[0], [{ n: 3 }])
       await assert.rejects(within(dying, 'the read that kills its thread', 60_000), DatabaseUnavailableError)
       assert.equal(pool.started, 1)
-      for (const n of [1, 2, 3])
-        assert.deepEqual(
-          (await within(pool.read([count()]), `read ${n} after the failure`))[0],
-          [{ n: 3 }],
-          'answered by the thread still running, not refused for the failed one',
-        )
+      // Within the restart delay: two reads at once both go to the running thread, the second
+      // queued behind the first rather than sent to the failed one (which would refuse it).
+      const both = await within(
+        Promise.all([pool.read([count()]), pool.read([count()])]),
+        'two reads at once',
+      )
+      assert.deepEqual(
+        both.map(([rows]) => rows),
+        [[{ n: 3 }], [{ n: 3 }]],
+      )
+      assert.equal(pool.started, 1)
+      await sleep(restartDelayMs + 100)
+      // Past the delay, a read on its own still goes to the running thread ...
+      assert.deepEqual((await within(pool.read([count()]), 'a read on its own'))[0], [{ n: 3 }])
+      assert.equal(pool.started, 1, 'an idle running thread is preferred to starting the failed one again')
+      // ... and a read that arrives while it is busy starts the failed one again.
+      const again = await within(
+        Promise.all([pool.read([count()]), pool.read([count()])]),
+        'two reads at once',
+      )
+      assert.deepEqual(
+        again.map(([rows]) => rows),
+        [[{ n: 3 }], [{ n: 3 }]],
+      )
+      assert.equal(pool.started, 2)
     } finally {
       await pool.close()
     }
@@ -405,7 +426,7 @@ describe('SqliteReaderPool: searches on several threads', () => {
     const open = new SqliteReaderPool(file, { threads: 2 })
     const waiting = open.read([slow()])
     await open.close()
-    await assert.rejects(waiting, DatabaseUnavailableError, 'the read still running when it closed fails')
+    await assert.rejects(waiting, DatabaseUnavailableError, 'a read still waiting when it closed fails')
     await assert.rejects(open.read([count()]), DatabaseUnavailableError, 'a closed pool refuses reads')
   })
 

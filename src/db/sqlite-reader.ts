@@ -27,9 +27,9 @@
 //
 // Up to SEARCH_THREADS threads (default 2). The first starts with the first
 // search, so a process that never searches pays nothing; a search goes to the
-// thread with the fewest reads waiting, the first on a tie, so the next thread
-// starts only when a search arrives while every running one has a read, and
-// one long search no longer holds up every other one. On the bench's 2-core
+// thread with the fewest reads waiting (on a tie, one already running), so the
+// next thread starts only when a search arrives while every running one has a
+// read, and searches no longer all queue behind one long one. On the bench's 2-core
 // machine (load generator included) a second thread took the searches-only
 // load from 102–193 to 225–320 searches/s and the 80/20 mix's p99 (its
 // searches) from 146–387 to 48–95 ms; the mix's median rose from 2–13 to 12–15
@@ -64,7 +64,7 @@ class SqliteReadError extends Error {
 
 /** Reads that may wait at once (over all threads); more are refused as busy (503, Retry-After) rather than queued without bound. */
 export const MAX_PENDING_READS = 64
-/** After the thread failed, reads are refused this long before another is started. */
+/** After a thread failed, it refuses reads this long before another is started in its place (a pool sends them to its other threads meanwhile). */
 export const RESTART_DELAY_MS = 1000
 
 export class SqliteReader {
@@ -89,7 +89,7 @@ export class SqliteReader {
     return this.#pending.size
   }
 
-  /** Whether a read now would be refused without being tried: closed, or its thread failed under a second ago. */
+  /** Whether a read now would be refused without being tried: closed, or its thread failed within the restart delay. */
   get refusing(): boolean {
     const failed = this.#failed
     return this.#closed || (!this.#worker && !!failed && performance.now() - failed.at < this.#restartDelayMs)
@@ -175,14 +175,17 @@ export class SqliteReader {
 }
 
 /**
- * Several SqliteReaders behind one `read`. A read goes to the reader with the fewest reads waiting,
- * the first on a tie, so the second thread starts only when a search arrives while the first is
- * busy. Readers whose thread failed a moment ago are passed over while another can answer. The
- * bound on waiting reads is over all threads.
+ * Several SqliteReaders behind one `read`. A read goes to the reader with the fewest reads waiting;
+ * on a tie, to one whose thread is running, then to the first. So another thread starts only when a
+ * search arrives while every running one has a read, also once a failed one may start again.
+ * Readers whose thread failed a moment ago are passed over while another can answer. The bound on
+ * waiting reads is over all threads. Reads are counted, not timed: a read may still queue behind a
+ * long search when every thread has one.
  */
 export class SqliteReaderPool {
   readonly #readers: SqliteReader[]
   readonly #maxPending: number
+  #closed = false
 
   constructor(file: string, options: { threads: number; maxPending?: number; restartDelayMs?: number }) {
     if (!Number.isInteger(options.threads) || options.threads < 1)
@@ -208,19 +211,30 @@ export class SqliteReaderPool {
 
   /** As SqliteReader.read, on the least busy thread. */
   read(queries: readonly CompiledQuery[]): Promise<unknown[][]> {
+    if (this.#closed) return Promise.reject(new DatabaseUnavailableError(new Error('the reader is closed')))
     const pending = this.pending
     if (pending >= this.#maxPending)
       return Promise.reject(new DatabaseBusyError(`${pending} searches are already waiting`))
     let best: SqliteReader | undefined
     for (const reader of this.#readers) {
       if (reader.refusing) continue
-      if (!best || reader.pending < best.pending) best = reader
+      if (
+        !best ||
+        reader.pending < best.pending ||
+        (reader.pending === best.pending && reader.started && !best.started)
+      )
+        best = reader
     }
-    // Every thread failed a moment ago (or the pool is closed): the first one says why.
+    // Every thread failed a moment ago: the first one says why.
     return (best ?? (this.#readers[0] as SqliteReader)).read(queries)
   }
 
+  /**
+   * Stops every thread and fails the reads still waiting. A thread inside a SQLite statement stops
+   * when the statement returns, so this can take as long as the longest search running.
+   */
   async close(): Promise<void> {
+    this.#closed = true
     await Promise.all(this.#readers.map((r) => r.close()))
   }
 }
