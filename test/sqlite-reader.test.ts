@@ -320,6 +320,15 @@ describe('SqliteReaderPool: searches on several threads', () => {
 
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
   const count = () => CompiledQuery.raw('SELECT count(*) AS n FROM t')
+  /** Sends two reads in the same tick (so the second finds the first waiting) and checks both answers. */
+  async function twoAtOnce(pool: SqliteReaderPool, what: string) {
+    const both = await within(Promise.all([pool.read([count()]), pool.read([count()])]), what)
+    assert.deepEqual(
+      both.map(([rows]) => rows),
+      [[{ n: 3 }], [{ n: 3 }]],
+      what,
+    )
+  }
   // About two seconds of work for SQLite on this machine, and one row of result.
   const slow = () =>
     CompiledQuery.raw(
@@ -384,28 +393,14 @@ describe('SqliteReaderPool: searches on several threads', () => {
       assert.equal(pool.started, 1)
       // Within the restart delay: two reads at once both go to the running thread, the second
       // queued behind the first rather than sent to the failed one (which would refuse it).
-      const both = await within(
-        Promise.all([pool.read([count()]), pool.read([count()])]),
-        'two reads at once',
-      )
-      assert.deepEqual(
-        both.map(([rows]) => rows),
-        [[{ n: 3 }], [{ n: 3 }]],
-      )
+      await twoAtOnce(pool, 'two reads at once within the delay')
       assert.equal(pool.started, 1)
       await sleep(restartDelayMs + 100)
       // Past the delay, a read on its own still goes to the running thread ...
       assert.deepEqual((await within(pool.read([count()]), 'a read on its own'))[0], [{ n: 3 }])
       assert.equal(pool.started, 1, 'an idle running thread is preferred to starting the failed one again')
       // ... and a read that arrives while it is busy starts the failed one again.
-      const again = await within(
-        Promise.all([pool.read([count()]), pool.read([count()])]),
-        'two reads at once',
-      )
-      assert.deepEqual(
-        again.map(([rows]) => rows),
-        [[{ n: 3 }], [{ n: 3 }]],
-      )
+      await twoAtOnce(pool, 'two reads at once after the delay')
       assert.equal(pool.started, 2)
     } finally {
       await pool.close()
