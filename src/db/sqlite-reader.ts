@@ -29,12 +29,12 @@
 // search, so a process that never searches pays nothing; a search goes to the
 // thread with the fewest reads waiting (on a tie, one already running), so the
 // next thread starts only when a search arrives while every running one has a
-// read, and searches no longer all queue behind one long one. On the bench's 2-core
-// machine (load generator included) a second thread took the searches-only
-// load from 102–193 to 225–320 searches/s and the 80/20 mix's p99 (its
-// searches) from 146–387 to 48–95 ms; the mix's median rose from 2–13 to 12–15
-// ms and peak RSS by 4–38 MB (bench/PERFORMANCE.md). Reads on one thread
-// queue in arrival order.
+// read, and searches no longer all queue behind one long one. On the bench's
+// 2-core machine (load generator included) a second thread took the
+// searches-only load from 102–193 to 225–320 searches/s and the 80/20 mix's
+// p99 (its searches) from 146–387 to 48–95 ms; the mix's median rose from 2–13
+// to 12–15 ms and peak RSS by 4–38 MB (bench/PERFORMANCE.md). Reads on one
+// thread queue in arrival order.
 //
 // No library runs node:sqlite statements on a worker behind Kysely's compiled
 // queries, hence this module.
