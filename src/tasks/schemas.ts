@@ -141,8 +141,8 @@ export const ListTasksQuery = Type.Object(
           'Full-text search over title and description: every word must match, the last one as a prefix. ' +
           'Without `sort`, best match first (BM25 on SQLite, ts_rank on PostgreSQL); equally ranked tasks ' +
           'keep creation order, and pages advance by position. Accents are ignored on SQLite only. ' +
-          'On SQLite searches run on a thread of their own; past 64 waiting there, a search answers ' +
-          '503 SERVICE_UNAVAILABLE with Retry-After: 1.',
+          'On SQLite searches run on threads of their own (SEARCH_THREADS, default 2); past 64 waiting ' +
+          'there, a search answers 503 SERVICE_UNAVAILABLE with Retry-After: 1.',
       }),
     ),
     sort: Type.Optional(
