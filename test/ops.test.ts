@@ -56,7 +56,7 @@ for (const engine of testEngines()) {
       const pool = /db_pool_connections\{state="total"\} (\d+)/.exec(res.body)
       if (t.engine === 'postgres') assert.ok(Number(pool?.[1]) >= 1, 'pool size reported')
       else assert.equal(pool, null)
-      // SQLite's searches run on a thread of their own; its queue is a gauge (none in flight here).
+      // SQLite's searches run on threads of their own; their queue is a gauge (none in flight here).
       const searches = /^db_search_reads_pending (\d+)$/m.exec(res.body)
       if (t.engine === 'sqlite') assert.equal(searches?.[1], '0')
       else assert.equal(searches, null)
