@@ -38,7 +38,7 @@ Options:
   --connections N    concurrent connections (default 32)
   --only a,b         run only these scenarios (get, list, deep, search, create, patch, mix)
   --cpu-prof         write a V8 CPU profile of the service to bench/results/profiles/
-  --out FILE         write the JSON result here instead of bench/results/<timestamp>.json
+  --out FILE.json    write the JSON result here instead of bench/results/<timestamp>.json
   --quick            small data and short runs (a smoke test, under 2 minutes)
   -h, --help         show this message
 `
@@ -49,7 +49,8 @@ export class UsageError extends Error {}
 
 function positiveNumber(name: string, raw: string | undefined, integer: boolean, min: number): number {
   if (raw === undefined) throw new UsageError(`--${name} needs a value`)
-  const value = Number(raw)
+  // Number('') and Number(' ') are 0: an empty value is a typo, not zero.
+  const value = raw.trim() === '' ? Number.NaN : Number(raw)
   if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value)))
     throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got "${raw}"`)
   return value
@@ -85,6 +86,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   }
   if (options.duration > 600) throw new UsageError('--duration must be at most 600 seconds')
   if (options.tasks > 20_000_000) throw new UsageError('--tasks must be at most 20000000')
+  if (options.out !== undefined && !/[^/]\.json$/.test(options.out))
+    throw new UsageError(`--out must name a .json file, got "${options.out}"`)
   return options
 }
 

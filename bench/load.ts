@@ -14,6 +14,8 @@ export interface LoadSpec {
   requests: () => Request[]
   /** Also count the CPU of the local PostgreSQL server's processes. */
   postgresCpu?: boolean
+  /** Seconds a request may wait for its answer before it counts as an error (default 10). */
+  timeout?: number
 }
 
 export interface Measured {
@@ -72,7 +74,7 @@ export async function drive(spec: LoadSpec): Promise<Slice> {
       connections: spec.connections,
       duration: spec.duration,
       pipelining: 1,
-      timeout: 10,
+      timeout: spec.timeout ?? 10,
       headers: spec.headers ?? {},
       requests: spec.requests(),
       skipAggregateResult: true,
@@ -87,7 +89,8 @@ export async function drive(spec: LoadSpec): Promise<Slice> {
       rps: Math.round(raw.totalCompletedRequests / Math.max(raw.duration, 0.001)),
       ...latencyOf([raw.latencies]),
       requests: raw.totalCompletedRequests,
-      errors: raw.non2xx + raw.errors + raw.timeouts + unanswered(raw, spec.connections),
+      // autocannon counts every timeout in `errors` too (and in `timeouts`).
+      errors: raw.non2xx + raw.errors + unanswered(raw, spec.connections),
       statusCodes,
       rssMb: rss.stop(),
       cpuSeconds: difference(cpuBefore, cpuAfter),
@@ -108,7 +111,7 @@ export async function drive(spec: LoadSpec): Promise<Slice> {
  * per connection still in flight when the run stopped.
  */
 function unanswered(raw: RawResult, connections: number): number {
-  return Math.max(0, raw.totalRequests - raw.totalCompletedRequests - raw.errors - raw.timeouts - connections)
+  return Math.max(0, raw.totalRequests - raw.totalCompletedRequests - raw.errors - connections)
 }
 
 /** after − before; unknown when either is, or when the count went back (a process restarted). */

@@ -59,6 +59,19 @@ export function onStopSignal(handler: (signal: StopSignal) => void): void {
     })
 }
 
+/** The exit code of a run whose output was closed: a shell's for a process ended by SIGPIPE (128 + 13). */
+export const OUTPUT_CLOSED_EXIT = 141
+
+/**
+ * Calls `handler` when stdout or stderr can no longer be written: `npm run bench | head` once
+ * head has exited (EPIPE). Node ignores SIGPIPE, so the failed write would otherwise be an
+ * uncaught error ending the run with its servers, directory and schema left behind. The listener
+ * stays, so later failed writes (the handler's own message included) are ignored too.
+ */
+export function onOutputClosed(handler: () => void): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => handler())
+}
+
 /** A run's time as it appears in result file names: 2026-12-05T12-26-18-087Z. */
 export const fileStamp = (date: Date) => date.toISOString().replace(/[:.]/g, '-')
 

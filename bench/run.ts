@@ -1,22 +1,33 @@
 // `npm run bench`: seeds a database of its own, starts the service as
 // `npm start` would and the bare floor beside it, drives both with autocannon,
 // prints a table and writes bench/results/<timestamp>.json. Everything it
-// starts (processes, temp dir, PostgreSQL schema) is undone on exit, on errors
-// and on Ctrl-C/SIGTERM.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+// starts (processes, temp dir, PostgreSQL schema) is undone on exit, on errors,
+// on Ctrl-C/SIGTERM/SIGHUP and when its output is closed.
+import {
+  accessSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { cpus, loadavg, release, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import type { Request } from 'autocannon'
 import pg from 'pg'
 import { type BenchOptions, parseBenchArgs, SCENARIO_NAMES, USAGE, UsageError } from './args.ts'
-import { BENCH_PASSWORD, SEARCH_WORDS, STATUS_VALUES } from './data.ts'
+import { SEARCH_WORDS, STATUS_VALUES } from './data.ts'
 import { combine, drive, perRequestMs, type Slice, stopLoad } from './load.ts'
 import {
   cleanupAll,
   fileStamp,
   freePort,
   highWaterRss,
+  OUTPUT_CLOSED_EXIT,
   onCleanup,
+  onOutputClosed,
   onStopSignal,
   ROOT,
   STOP_SIGNALS,
@@ -25,7 +36,15 @@ import {
 } from './processes.ts'
 import { checks, checksText, type Row, table } from './report.ts'
 import { type Fixtures, floorScenarios, serviceScenarios } from './scenarios.ts'
-import { createBenchSchema, dropBenchSchema, type Seeded, seedPostgres, seedSqlite } from './seed.ts'
+import {
+  benchSchemaFor,
+  createBenchSchema,
+  dropBenchSchema,
+  type Seeded,
+  seedPostgres,
+  seedSqlite,
+} from './seed.ts'
+import { api, benchSession } from './session.ts'
 
 const say = (line: string) => process.stdout.write(`${line}\n`)
 
@@ -44,49 +63,39 @@ try {
 }
 
 let interrupted = false
-onStopSignal((signal) => {
+/** Stops the load and everything the run started, then exits with `code`; the first call wins. */
+function stopEverything(code: number, why: string) {
   if (interrupted) return
   interrupted = true
-  process.stderr.write(`\nbench: ${signal}: stopping everything it started…\n`)
+  process.stderr.write(`\nbench: ${why}: stopping everything it started…\n`)
   stopLoad()
-  void cleanupAll().finally(() => process.exit(STOP_SIGNALS[signal]))
-})
-
-async function api(base: string, path: string, init: RequestInit & { token?: string } = {}) {
-  const headers = new Headers(init.headers)
-  if (init.token) headers.set('authorization', `Bearer ${init.token}`)
-  if (init.body) headers.set('content-type', 'application/json')
-  const res = await fetch(`${base}${path}`, { ...init, headers })
-  const text = await res.text()
-  return {
-    status: res.status,
-    headers: res.headers,
-    json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
-  }
+  void cleanupAll().finally(() => process.exit(code))
 }
+onStopSignal((signal) => stopEverything(STOP_SIGNALS[signal], signal))
+onOutputClosed(() => stopEverything(OUTPUT_CLOSED_EXIT, 'output closed'))
+// A throw from inside autocannon's callbacks (a request list's code) escapes every await.
+const escaped = (error: unknown) =>
+  stopEverything(1, error instanceof Error ? (error.stack ?? error.message) : String(error))
+process.on('uncaughtException', escaped)
+process.on('unhandledRejection', escaped)
 
-async function login(base: string, email: string): Promise<string> {
-  const res = await api(base, '/v1/auth/login', {
-    method: 'POST',
-    body: JSON.stringify({ email, password: BENCH_PASSWORD }),
-  })
-  if (res.status !== 200)
-    throw new Error(`login through the API failed: ${res.status} ${JSON.stringify(res.json)}`)
-  return res.json.accessToken as string
-}
-
-/** Cursors of deep pages, walked through the API the way a client would. */
+/**
+ * Cursors of deep pages, walked through the API the way a client would: pages of 100 from halfway
+ * through the first 100 pages (smaller pages on small data, so there are always pages past the first).
+ */
 async function deepCursors(base: string, token: string, live: number): Promise<string[]> {
-  const pages = Math.max(2, Math.min(100, Math.floor(live / 200)))
+  const limit = Math.min(100, Math.max(1, Math.floor(live / 4)))
+  const pages = Math.max(2, Math.min(100, Math.floor(live / (2 * limit))))
   const cursors: string[] = []
   let cursor: string | null = null
   for (let page = 0; page < pages; page++) {
-    const res = await api(base, `/v1/tasks?limit=100${cursor ? `&cursor=${cursor}` : ''}`, { token })
+    const res = await api(base, `/v1/tasks?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`, { token })
     if (res.status !== 200) throw new Error(`walking pages failed: ${res.status}`)
     cursor = (res.json.page as { nextCursor: string | null }).nextCursor
     if (!cursor) break
     if (page >= pages / 2) cursors.push(cursor)
   }
+  if (cursors.length === 0) throw new Error(`walking pages found no page past the first (${live} live tasks)`)
   return cursors
 }
 
@@ -109,10 +118,28 @@ async function fillPatchPool(base: string, token: string, seeded: Seeded, f: Fix
     const etag = res.headers.get('etag')
     if (res.status === 200 && etag) f.patchPool.push({ id, etag })
   }
+  f.patchSpareId = ids[0]
+}
+
+/** Where the JSON record goes; refused before anything starts if it cannot be written there. */
+function recordPath(out: string | undefined, stamp: string): string {
+  const path = resolve(out ?? join(ROOT, 'bench/results', `${stamp}.json`))
+  mkdirSync(dirname(path), { recursive: true })
+  accessSync(dirname(path), constants.W_OK)
+  let isDirectory = false
+  try {
+    isDirectory = statSync(path).isDirectory()
+  } catch {
+    // not there yet
+  }
+  if (isDirectory) throw new Error(`--out ${path} is a directory`)
+  return path
 }
 
 async function main(): Promise<void> {
   const started = new Date()
+  const stamp = fileStamp(started)
+  const out = recordPath(options.out, stamp)
   const baseUrl = process.env.DATABASE_URL
   const engine = baseUrl ? 'postgres' : 'sqlite'
   const dir = mkdtempSync(join(tmpdir(), 'tt-bench-'))
@@ -120,8 +147,15 @@ async function main(): Promise<void> {
 
   let databaseUrl: string | undefined
   if (baseUrl) {
-    const { schema, url } = await createBenchSchema(baseUrl)
-    onCleanup(`drop schema ${schema}`, () => dropBenchSchema(baseUrl, schema))
+    const { schema, url } = benchSchemaFor(baseUrl)
+    // Its drop is registered before the creation starts, and waits for it: a Ctrl-C while the
+    // schema is being created still drops it.
+    const creating = createBenchSchema(baseUrl, schema)
+    onCleanup(`drop schema ${schema}`, async () => {
+      await creating.catch(() => {})
+      await dropBenchSchema(baseUrl, schema)
+    })
+    await creating
     databaseUrl = url
     say(`engine: PostgreSQL, throwaway schema ${schema}`)
   } else say(`engine: SQLite in ${dir}`)
@@ -157,7 +191,6 @@ async function main(): Promise<void> {
     healthPath: '/health',
   })
 
-  const stamp = fileStamp(started)
   const profileDir = join(ROOT, 'bench/results/profiles', stamp)
   if (options.cpuProf) mkdirSync(profileDir, { recursive: true })
   const port = await freePort()
@@ -193,11 +226,11 @@ async function main(): Promise<void> {
   const service = await startService('service', options.cpuProf)
   say(`service pid ${service.pid} on ${service.url} (log: LOG_LEVEL=info to a file), floor pid ${floor.pid}`)
 
-  let token = await login(service.url, seeded.benchUser.email)
+  const tokenFor = benchSession(service.url, seeded.benchUser.email)
   const fixtures: Fixtures = {
     ids: seeded.sampleIds,
     statuses: STATUS_VALUES,
-    cursors: await deepCursors(service.url, token, seeded.liveTasks),
+    cursors: await deepCursors(service.url, await tokenFor(0), seeded.liveTasks),
     words: SEARCH_WORDS,
     patchPool: [],
   }
@@ -207,15 +240,16 @@ async function main(): Promise<void> {
     target: 'service' | 'floor'
     process: Started
     requests: () => Request[]
-    headers?: Record<string, string>
+    /** Runs before every load of the job (warm-up and slices alike); answers its headers. */
+    prepare?: (seconds: number) => Promise<Record<string, string>>
   }
-  const load = (job: Job, duration: number) =>
+  const load = async (job: Job, duration: number) =>
     drive({
       url: job.process.url,
       pid: job.process.pid,
       connections: options.connections,
       duration,
-      headers: job.headers,
+      headers: await job.prepare?.(duration),
       requests: job.requests,
       postgresCpu: engine === 'postgres',
     })
@@ -242,8 +276,6 @@ async function main(): Promise<void> {
     if (!wanted.includes(name) || interrupted) continue
     const spec = serviceScenarios[name]
     if (!spec) continue
-    token = await login(service.url, seeded.benchUser.email)
-    if (spec.write) await fillPatchPool(service.url, token, seeded, fixtures, options.connections)
     const jobs: Job[] = Object.entries(floorScenarios)
       .filter(([, f]) => f.of === name)
       .map(([floorName, f]) => ({
@@ -259,7 +291,13 @@ async function main(): Promise<void> {
       target: 'service',
       process: service,
       requests: () => spec.kinds(fixtures),
-      headers: { authorization: `Bearer ${token}` },
+      prepare: async (seconds) => {
+        const token = await tokenFor(seconds)
+        // Fresh ETags every time: a load that stops leaves a PATCH in flight on every connection,
+        // whose tasks' versions are then unknown.
+        if (spec.write) await fillPatchPool(service.url, token, seeded, fixtures, options.connections)
+        return { authorization: `Bearer ${token}` }
+      },
     })
     say(`  ${jobs.map((j) => j.name).join(', ')}…`)
     const measured = await measure(jobs, jobs.length > 1 ? options.rounds : 1)
@@ -303,8 +341,11 @@ async function main(): Promise<void> {
     options: {
       duration: options.duration,
       warmup: options.warmup,
+      rounds: options.rounds,
       connections: options.connections,
       quick: options.quick,
+      only: options.only ?? [...SCENARIO_NAMES],
+      cpuProf: options.cpuProf,
     },
     versions: {
       node: process.versions.node,
@@ -342,8 +383,6 @@ async function main(): Promise<void> {
     checks: list,
     ...(options.cpuProf ? { profileDir } : {}),
   }
-  const out = options.out ?? join(ROOT, 'bench/results', `${stamp}.json`)
-  mkdirSync(join(out, '..'), { recursive: true })
   writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`)
   say(`\nwrote ${out}${options.cpuProf ? `; CPU profile in ${profileDir}` : ''}`)
 }

@@ -9,7 +9,15 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { LOAD_OPTIONS, parseBenchArgs, UsageError } from './args.ts'
-import { fileStamp, onStopSignal, ROOT, STOP_SIGNALS, type StopSignal } from './processes.ts'
+import {
+  fileStamp,
+  OUTPUT_CLOSED_EXIT,
+  onOutputClosed,
+  onStopSignal,
+  ROOT,
+  STOP_SIGNALS,
+  type StopSignal,
+} from './processes.ts'
 import { scaleVerdict } from './report.ts'
 
 const USAGE = `Usage: npm run bench:scale -- [options]
@@ -95,13 +103,16 @@ if (options === 'help') {
 const { small, large, passed, out } = options
 
 let child: ReturnType<typeof spawn> | undefined
-let received: StopSignal | undefined
-onStopSignal((signal) => {
-  received ??= signal
+/** The exit code once a stop was asked for (a signal, or this command's output closed). */
+let stopping: number | undefined
+const stop = (code: number, signal: StopSignal) => {
+  stopping ??= code
   // The run in progress cleans up after itself on the same signal; its exit ends this one.
   if (child && child.exitCode === null && child.signalCode === null) child.kill(signal)
-  else process.exit(STOP_SIGNALS[signal])
-})
+  else process.exit(stopping)
+}
+onStopSignal((signal) => stop(STOP_SIGNALS[signal], signal))
+onOutputClosed(() => stop(OUTPUT_CLOSED_EXIT, 'SIGTERM'))
 
 interface ListFigures {
   tasks: number
@@ -124,7 +135,7 @@ function runAt(tasks: number): Promise<ListFigures> {
     child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'inherit' })
     child.once('error', fail)
     child.once('exit', (code, signal) => {
-      if (received) process.exit(STOP_SIGNALS[received])
+      if (stopping !== undefined) process.exit(stopping)
       if (code !== 0) return fail(new Error(`the run at ${tasks} tasks failed (exit ${code ?? signal})`))
       try {
         const json = JSON.parse(readFileSync(record, 'utf8')) as {

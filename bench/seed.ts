@@ -142,8 +142,23 @@ function result(collector: Collector, users: SeedUser[], started: number): Seede
 }
 
 /** A throwaway schema in the database of `baseUrl`; the returned URL points at it through search_path. */
-export async function createBenchSchema(baseUrl: string): Promise<{ schema: string; url: string }> {
+/**
+ * A throwaway schema's name and the database URL that selects it (through pg's `options`).
+ * Nothing is created yet: a DATABASE_URL this cannot rewrite is refused before anything exists.
+ */
+export function benchSchemaFor(baseUrl: string): { schema: string; url: string } {
   const schema = `bench_${process.pid}_${Date.now().toString(36)}`
+  let url: URL
+  try {
+    url = new URL(baseUrl)
+  } catch {
+    throw new Error('DATABASE_URL must be a URL (postgres://user@host:port/database) for the bench')
+  }
+  url.searchParams.set('options', `-c search_path=${schema}`)
+  return { schema, url: url.toString() }
+}
+
+export async function createBenchSchema(baseUrl: string, schema: string): Promise<void> {
   const admin = new pg.Client({ connectionString: baseUrl })
   await admin.connect()
   try {
@@ -151,9 +166,6 @@ export async function createBenchSchema(baseUrl: string): Promise<{ schema: stri
   } finally {
     await admin.end()
   }
-  const url = new URL(baseUrl)
-  url.searchParams.set('options', `-c search_path=${schema}`)
-  return { schema, url: url.toString() }
 }
 
 export async function dropBenchSchema(baseUrl: string, schema: string): Promise<void> {

@@ -2,6 +2,9 @@
 // a different benchmark than the one asked for.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { parseBenchArgs, UsageError } from '../bench/args.ts'
 
@@ -39,6 +42,12 @@ describe('bench flags', () => {
     ['--frobnicate'],
     ['extra'],
     ['--tasks'],
+    // Number('') is 0: an empty value must not start a run with no warm-up.
+    ['--warmup='],
+    ['--duration', ' '],
+    // The record is JSON; a directory or another kind of file is found out before the run, not after.
+    ['--out', 'result.txt'],
+    ['--out', 'bench/results/'],
   ]) {
     it(`refuses ${bad.join(' ')}`, () => {
       assert.throws(() => parseBenchArgs(bad), UsageError)
@@ -50,6 +59,27 @@ describe('bench flags', () => {
     assert.equal(run.status, 2)
     assert.match(run.stderr, /--tasks must be an integer/)
     assert.match(run.stderr, /Usage: npm run bench/)
+  })
+
+  it('refuses an --out it could not write before seeding anything, not after the run', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tt-bench-out-'))
+    try {
+      mkdirSync(join(dir, 'taken.json'))
+      const env = { ...process.env }
+      delete env.DATABASE_URL
+      // Small and local, should the check not hold.
+      const small = ['--tasks', '100', '--users', '2', '--duration', '1', '--warmup', '0', '--only', 'get']
+      const run = spawnSync(process.execPath, ['bench/run.ts', ...small, '--out', join(dir, 'taken.json')], {
+        encoding: 'utf8',
+        env,
+        timeout: 60_000,
+      })
+      assert.equal(run.status, 1, run.stderr)
+      assert.match(run.stderr, /taken\.json is a directory/)
+      assert.doesNotMatch(run.stdout, /seeding/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('bench:scale refuses bad sizes and flags it sets itself, before seeding anything', () => {

@@ -13,9 +13,14 @@ const SLOW_MS = 200
 describe('bench slices joined', () => {
   let server: Server
   let url: string
+  let hung = 0
 
   before(async () => {
     server = createServer((req, res) => {
+      if (req.url === '/hang') {
+        hung++ // never answered
+        return
+      }
       const answer = () => {
         res.writeHead(req.url === '/missing' ? 404 : 200, { 'content-type': 'text/plain' })
         res.end('ok')
@@ -31,7 +36,13 @@ describe('bench slices joined', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   })
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  )
 
   const slice = (paths: string[], duration: number) =>
     drive({
@@ -92,5 +103,20 @@ describe('bench slices joined', () => {
     const joined = combine([a, reset, closed])
     assert.equal(joined.errors, a.errors + reset.errors + closed.errors)
     assert.equal(notFound(joined), notFound(a) + notFound(reset) + notFound(closed))
+  })
+
+  it('counts a request that timed out as one error', async () => {
+    const m = await drive({
+      url,
+      pid: process.pid,
+      connections: 1,
+      duration: 2.5,
+      timeout: 1,
+      requests: () => [{ method: 'GET', path: '/hang' }],
+    })
+    // Every request the server received timed out, but the one still waiting when the run stopped.
+    assert.ok(hung >= 2, `${hung} requests`)
+    assert.equal(m.errors, hung - 1)
+    assert.equal(m.requests, 0)
   })
 })

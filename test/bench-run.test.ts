@@ -99,8 +99,9 @@ for (const engine of testEngines()) {
 
     it('measures the service against its floors, writes the record and stops everything', async () => {
       const out = join(outDir, 'result.json')
+      // 120 tasks: fewer than two pages of 100, which the deep scenario must still find pages past.
       const run = startBench(
-        [...SMALL, '--duration', '1', '--only', 'get,list,create', '--out', out],
+        [...SMALL, '--tasks', '120', '--duration', '1', '--only', 'get,list,deep,create', '--out', out],
         databaseUrl,
       )
       const code = await run.exited
@@ -108,6 +109,7 @@ for (const engine of testEngines()) {
       const record = JSON.parse(readFileSync(out, 'utf8')) as {
         engine: string
         sizes: { tasks: number; users: number }
+        options: { rounds: number; only: string[] }
         machine: { cores: number }
         versions: { node: string }
         scenarios: {
@@ -122,10 +124,11 @@ for (const engine of testEngines()) {
         checks: { target: string; ok: boolean }[]
       }
       assert.equal(record.engine, engine)
-      assert.deepEqual(record.sizes.tasks, 300)
+      assert.deepEqual(record.sizes.tasks, 120)
+      assert.deepEqual([record.options.rounds, record.options.only], [1, ['get', 'list', 'deep', 'create']])
       assert.ok(record.machine.cores >= 1 && record.versions.node)
       const byName = new Map(record.scenarios.map((s) => [s.scenario, s]))
-      for (const name of ['get', 'floor-get', 'list', 'floor-list', 'floor-naive', 'create']) {
+      for (const name of ['get', 'floor-get', 'list', 'floor-list', 'floor-naive', 'deep', 'create']) {
         const row = byName.get(name)
         assert.ok(row, `no ${name} row in ${JSON.stringify(record.scenarios)}`)
         assert.ok(row.rps > 0, `${name}: no requests answered`)
@@ -164,6 +167,24 @@ for (const engine of testEngines()) {
         await assertNothingLeft(run.output(), engine)
       } finally {
         // A failed assertion must not leave a 60-second run behind.
+        killTree(run)
+      }
+    })
+
+    it('stops everything it started when its output is closed (npm run bench | head)', async () => {
+      const run = startBench([...SMALL, '--duration', '2', '--only', 'get,list'], databaseUrl)
+      try {
+        for (let waited = 0; !/service pid \d+/.test(run.output()); waited += 100) {
+          if (waited > 90_000 || run.child.exitCode !== null) assert.fail(`never started:\n${run.output()}`)
+          await new Promise((r) => setTimeout(r, 100))
+        }
+        // As head does once it has its lines: the next line the run prints (the list's) fails.
+        run.child.stdout?.destroy()
+        const code = await run.exited
+        assert.equal(code, 141, run.output())
+        assert.match(run.output(), /output closed: stopping everything it started/)
+        await assertNothingLeft(run.output(), engine)
+      } finally {
         killTree(run)
       }
     })

@@ -1,0 +1,106 @@
+// Parts of the bench harness a user of it relies on without seeing: the bench user's token
+// outlives long runs, a PATCH run survives failed PATCHes, and a PostgreSQL URL the bench
+// cannot point at a schema of its own is refused before anything is created. Real HTTP:
+// node:http servers on local sockets stand in for the service (the service's own behaviour
+// under the bench is in bench-run.test.ts).
+import assert from 'node:assert/strict'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, before, describe, it } from 'node:test'
+import { drive } from '../bench/load.ts'
+import { type Fixtures, NO_VERSION, serviceScenarios } from '../bench/scenarios.ts'
+import { benchSchemaFor } from '../bench/seed.ts'
+import { benchSession } from '../bench/session.ts'
+
+async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string }> {
+  const server = createServer(handler)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+}
+
+describe('the bench user session', () => {
+  let logins = 0
+  let server: Server
+  let url: string
+  before(async () => {
+    ;({ server, url } = await listen((req, res) => {
+      if (req.method === 'POST' && req.url === '/v1/auth/login') {
+        logins++
+        res.writeHead(200, { 'content-type': 'application/json' })
+        // A token that lives 200 s, as a service configured with ACCESS_TOKEN_TTL_SECONDS=200 gives.
+        res.end(JSON.stringify({ accessToken: `token-${logins}`, tokenType: 'Bearer', expiresIn: 200 }))
+      } else {
+        res.writeHead(404)
+        res.end()
+      }
+    }))
+  })
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+
+  it('logs in again only when the token would expire before the run it is for ends', async () => {
+    const tokenFor = benchSession(url, 'bench@example.com')
+    assert.equal(await tokenFor(10), 'token-1')
+    assert.equal(await tokenFor(100), 'token-1', 'a 100 s run ends well before the token expires')
+    assert.equal(await tokenFor(150), 'token-2', 'a 150 s run (and its margin) would outlive it')
+    assert.equal(logins, 2)
+  })
+})
+
+describe('the PATCH scenario', () => {
+  let server: Server
+  let url: string
+  const ifMatch = new Map<string, number>()
+  before(async () => {
+    // Every PATCH fails as a lost race would: 412, no ETag.
+    ;({ server, url } = await listen((req, res) => {
+      const seen = String(req.headers['if-match'])
+      ifMatch.set(seen, (ifMatch.get(seen) ?? 0) + 1)
+      req.resume()
+      req.on('end', () => {
+        res.writeHead(req.method === 'PATCH' ? 412 : 405, { 'content-type': 'application/json' })
+        res.end('{}')
+      })
+    }))
+  })
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+
+  it('goes on sending PATCHes, counted as errors, once failures have emptied the pool', async () => {
+    const fixtures: Fixtures = {
+      ids: ['t-0'],
+      statuses: ['todo'],
+      cursors: ['c'],
+      words: ['w'],
+      patchPool: [
+        { id: 't-1', etag: '"v3"' },
+        { id: 't-2', etag: '"v5"' },
+      ],
+      patchSpareId: 't-1',
+    }
+    const run = await drive({
+      url,
+      pid: process.pid,
+      connections: 1,
+      duration: 1,
+      requests: () => serviceScenarios.patch?.kinds(fixtures) ?? [],
+    })
+    assert.ok(run.requests > 2, `the run went on past the pool (${run.requests} answered)`)
+    assert.equal(run.statusCodes['412'], run.requests, JSON.stringify(run.statusCodes))
+    assert.equal(run.errors, run.requests)
+    assert.deepEqual([ifMatch.get('"v3"'), ifMatch.get('"v5"')], [1, 1], 'each pooled task was tried once')
+    assert.ok((ifMatch.get(NO_VERSION) ?? 0) >= run.requests - 2)
+    assert.equal(fixtures.patchPool.length, 0, 'a failed PATCH does not put its task back')
+  })
+})
+
+describe('the throwaway PostgreSQL schema', () => {
+  it('is pointed at through the URL, and a DATABASE_URL that is not a URL is refused first', () => {
+    const { schema, url } = benchSchemaFor('postgres://postgres@127.0.0.1:5432/test')
+    assert.match(schema, /^bench_\d+_[a-z0-9]+$/)
+    assert.equal(new URL(url).searchParams.get('options'), `-c search_path=${schema}`)
+    // pg reads this (a Unix socket); the bench cannot add its schema to it, so it stops here.
+    assert.throws(
+      () => benchSchemaFor('postgres://postgres@/test?host=/var/run/postgresql'),
+      /DATABASE_URL must be a URL/,
+    )
+  })
+})
