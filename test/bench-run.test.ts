@@ -48,6 +48,14 @@ function startBench(args: string[], databaseUrl: string | undefined, script = 'b
   return { child, output: () => text, exited }
 }
 
+/** Waits until the run has started the measured service (its pid is printed just before the load). */
+async function serviceMeasured(run: Run) {
+  for (let waited = 0; !/service pid \d+/.test(run.output()); waited += 100) {
+    if (waited > 90_000 || run.child.exitCode !== null) assert.fail(`never started:\n${run.output()}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
 /** What the run said it started: its temporary directory or schema, and the two servers' pids. */
 function startedBy(output: string) {
   const dir = /engine: SQLite in (\S+)/.exec(output)?.[1]
@@ -154,11 +162,8 @@ for (const engine of testEngines()) {
     it('stops everything it started when interrupted with Ctrl-C', async () => {
       const run = startBench([...SMALL, '--duration', '60', '--only', 'get'], databaseUrl)
       try {
-        // Interrupt once the service is being measured (its pid is printed just before the load).
-        for (let waited = 0; !/service pid \d+/.test(run.output()); waited += 100) {
-          if (waited > 90_000 || run.child.exitCode !== null) assert.fail(`never started:\n${run.output()}`)
-          await new Promise((r) => setTimeout(r, 100))
-        }
+        // Interrupt once the service is being measured.
+        await serviceMeasured(run)
         await new Promise((r) => setTimeout(r, 1500))
         run.child.kill('SIGINT')
         const code = await run.exited
@@ -174,10 +179,7 @@ for (const engine of testEngines()) {
     it('stops everything it started when its output is closed (npm run bench | head)', async () => {
       const run = startBench([...SMALL, '--duration', '2', '--only', 'get,list'], databaseUrl)
       try {
-        for (let waited = 0; !/service pid \d+/.test(run.output()); waited += 100) {
-          if (waited > 90_000 || run.child.exitCode !== null) assert.fail(`never started:\n${run.output()}`)
-          await new Promise((r) => setTimeout(r, 100))
-        }
+        await serviceMeasured(run)
         // As head does once it has its lines: the next line the run prints (the list's) fails.
         run.child.stdout?.destroy()
         const code = await run.exited
@@ -258,10 +260,7 @@ for (const engine of testEngines()) {
           'bench/scale.ts',
         )
         try {
-          for (let waited = 0; !/service pid \d+/.test(run.output()); waited += 100) {
-            if (waited > 90_000 || run.child.exitCode !== null) assert.fail(`never started:\n${run.output()}`)
-            await new Promise((r) => setTimeout(r, 100))
-          }
+          await serviceMeasured(run)
           await new Promise((r) => setTimeout(r, 1500))
           if (to === 'bench/scale.ts alone') run.child.kill('SIGINT')
           else process.kill(-(run.child.pid as number), 'SIGINT')
