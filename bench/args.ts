@@ -1,5 +1,7 @@
 // Command-line flags of `npm run bench`: parsed strictly, so a typo is a usage
 // message and a non-zero exit rather than a silently different benchmark.
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 
 export interface BenchOptions {
@@ -89,6 +91,27 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   if (options.out !== undefined && !/[^/]\.json$/.test(options.out))
     throw new UsageError(`--out must name a .json file, got "${options.out}"`)
   return options
+}
+
+/**
+ * Refuses an --out the record could not be written to (a directory, or a folder that cannot be
+ * created or written), before anything starts rather than after the run; creates its folder.
+ */
+export function assertWritable(out: string): void {
+  const path = resolve(out)
+  try {
+    mkdirSync(dirname(path), { recursive: true })
+    accessSync(dirname(path), constants.W_OK)
+  } catch (error) {
+    throw new UsageError(`--out ${path} cannot be written: ${(error as NodeJS.ErrnoException).code ?? error}`)
+  }
+  let isDirectory = false
+  try {
+    isDirectory = statSync(path).isDirectory()
+  } catch {
+    // not there yet
+  }
+  if (isDirectory) throw new UsageError(`--out ${path} is a directory`)
 }
 
 /** The flags that shape the load of a run, which `npm run bench:scale` passes on to its runs. */

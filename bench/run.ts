@@ -3,21 +3,19 @@
 // prints a table and writes bench/results/<timestamp>.json. Everything it
 // starts (processes, temp dir, PostgreSQL schema) is undone on exit, on errors,
 // on Ctrl-C/SIGTERM/SIGHUP and when its output is closed.
-import {
-  accessSync,
-  constants,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import type { Request } from 'autocannon'
 import pg from 'pg'
-import { type BenchOptions, parseBenchArgs, SCENARIO_NAMES, USAGE, UsageError } from './args.ts'
+import {
+  assertWritable,
+  type BenchOptions,
+  parseBenchArgs,
+  SCENARIO_NAMES,
+  USAGE,
+  UsageError,
+} from './args.ts'
 import { SEARCH_WORDS, STATUS_VALUES } from './data.ts'
 import { combine, drive, perRequestMs, type Slice, stopLoad } from './load.ts'
 import {
@@ -36,15 +34,8 @@ import {
 } from './processes.ts'
 import { checks, checksText, type Row, table } from './report.ts'
 import { type Fixtures, floorScenarios, serviceScenarios } from './scenarios.ts'
-import {
-  benchSchemaFor,
-  createBenchSchema,
-  dropBenchSchema,
-  type Seeded,
-  seedPostgres,
-  seedSqlite,
-} from './seed.ts'
-import { api, benchSession } from './session.ts'
+import { benchSchemaFor, createBenchSchema, dropBenchSchema, seedPostgres, seedSqlite } from './seed.ts'
+import { api, benchSession, topUpPatchPool } from './session.ts'
 
 const say = (line: string) => process.stdout.write(`${line}\n`)
 
@@ -56,6 +47,7 @@ try {
     process.exit(0)
   }
   options = parsed
+  if (options.out !== undefined) assertWritable(options.out)
 } catch (error) {
   if (!(error instanceof UsageError)) throw error
   process.stderr.write(`bench: ${error.message}\n\n${USAGE}`)
@@ -99,47 +91,11 @@ async function deepCursors(base: string, token: string, live: number): Promise<s
   return cursors
 }
 
-/** Own tasks with fresh ETags for the PATCH pool; creates own tasks when there are too few. */
-async function fillPatchPool(base: string, token: string, seeded: Seeded, f: Fixtures, need: number) {
-  f.patchPool.length = 0
-  const ids = seeded.ownTaskIds.slice(0, Math.max(need * 2, 64))
-  while (ids.length < need * 2) {
-    const res = await api(base, '/v1/tasks', {
-      method: 'POST',
-      token,
-      body: JSON.stringify({ title: 'Bench own task' }),
-    })
-    if (res.status !== 201) throw new Error(`creating own tasks failed: ${res.status}`)
-    ids.push(res.json.id as string)
-    seeded.ownTaskIds.push(res.json.id as string)
-  }
-  for (const id of ids) {
-    const res = await api(base, `/v1/tasks/${id}`, { token })
-    const etag = res.headers.get('etag')
-    if (res.status === 200 && etag) f.patchPool.push({ id, etag })
-  }
-  f.patchSpareId = ids[0]
-}
-
-/** Where the JSON record goes; refused before anything starts if it cannot be written there. */
-function recordPath(out: string | undefined, stamp: string): string {
-  const path = resolve(out ?? join(ROOT, 'bench/results', `${stamp}.json`))
-  mkdirSync(dirname(path), { recursive: true })
-  accessSync(dirname(path), constants.W_OK)
-  let isDirectory = false
-  try {
-    isDirectory = statSync(path).isDirectory()
-  } catch {
-    // not there yet
-  }
-  if (isDirectory) throw new Error(`--out ${path} is a directory`)
-  return path
-}
-
 async function main(): Promise<void> {
   const started = new Date()
   const stamp = fileStamp(started)
-  const out = recordPath(options.out, stamp)
+  const out = resolve(options.out ?? join(ROOT, 'bench/results', `${stamp}.json`))
+  mkdirSync(dirname(out), { recursive: true })
   const baseUrl = process.env.DATABASE_URL
   const engine = baseUrl ? 'postgres' : 'sqlite'
   const dir = mkdtempSync(join(tmpdir(), 'tt-bench-'))
@@ -233,6 +189,7 @@ async function main(): Promise<void> {
     cursors: await deepCursors(service.url, await tokenFor(0), seeded.liveTasks),
     words: SEARCH_WORDS,
     patchPool: [],
+    patchPooled: new Set(),
   }
   interface Job {
     name: string
@@ -243,16 +200,21 @@ async function main(): Promise<void> {
     /** Runs before every load of the job (warm-up and slices alike); answers its headers. */
     prepare?: (seconds: number) => Promise<Record<string, string>>
   }
-  const load = async (job: Job, duration: number) =>
-    drive({
+  const load = async (job: Job, duration: number) => {
+    const headers = await job.prepare?.(duration)
+    // A stop that came while the job was being prepared: no new load on a service shutting down
+    // (the exit follows the cleanup; the top level ignores this error once a stop has begun).
+    if (interrupted) throw new Error('stopped')
+    return drive({
       url: job.process.url,
       pid: job.process.pid,
       connections: options.connections,
       duration,
-      headers: await job.prepare?.(duration),
+      headers,
       requests: job.requests,
       postgresCpu: engine === 'postgres',
     })
+  }
   /**
    * Warms every job up, then runs them in alternating slices (floor, service, floor, …)
    * so a change in the machine's load hits both sides of a ratio alike.
@@ -293,9 +255,12 @@ async function main(): Promise<void> {
       requests: () => spec.kinds(fixtures),
       prepare: async (seconds) => {
         const token = await tokenFor(seconds)
-        // Fresh ETags every time: a load that stops leaves a PATCH in flight on every connection,
-        // whose tasks' versions are then unknown.
-        if (spec.write) await fillPatchPool(service.url, token, seeded, fixtures, options.connections)
+        // A load that stops leaves a PATCH in flight on every connection, and those tasks leave
+        // the pool: it is topped up before every load, not once per scenario.
+        if (spec.write) {
+          const size = Math.max(2 * options.connections, 64)
+          await topUpPatchPool(service.url, token, seeded.ownTaskIds, fixtures, size)
+        }
         return { authorization: `Bearer ${token}` }
       },
     })

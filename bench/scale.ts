@@ -136,6 +136,8 @@ function runAt(tasks: number): Promise<ListFigures> {
     child.once('error', fail)
     child.once('exit', (code, signal) => {
       if (stopping !== undefined) process.exit(stopping)
+      // The run shares this command's output and usually finds it closed first (`| head`).
+      if (code === OUTPUT_CLOSED_EXIT) process.exit(OUTPUT_CLOSED_EXIT)
       if (code !== 0) return fail(new Error(`the run at ${tasks} tasks failed (exit ${code ?? signal})`))
       try {
         const json = JSON.parse(readFileSync(record, 'utf8')) as {

@@ -4,12 +4,14 @@
 // Conditional PATCH: every connection takes one of the bench user's own tasks
 // from a pool with its current ETag, sends If-Match with it, and returns the
 // task with the ETag of the answer. No two requests in flight touch the same
-// task, so a 412 is a real failure and counts as an error. The pool is filled
-// with fresh ETags (GET /v1/tasks/{id}) before every write run, warm-ups and
-// slices alike. It holds two tasks per connection; a failed PATCH takes its
-// task out, and should failures empty it, a connection sends a PATCH that
-// cannot succeed (If-Match with version 0, which no task has), an error the
-// table counts, rather than stopping the run.
+// task, so a 412 is a real failure and counts as an error. Before every load of
+// a write scenario (warm-ups and slices alike) the pool is topped up to two
+// tasks per connection (at least 64) with own tasks it never held, each read
+// for its ETag (GET /v1/tasks/{id}; see topUpPatchPool). A task that leaves the
+// pool (its PATCH failed, or was in flight when a load stopped) never returns.
+// Should failures empty the pool, a connection sends a PATCH that cannot
+// succeed and changes nothing (If-Match with version 0, which no task has), an
+// error the table counts, rather than stopping the run.
 import type { Request, RequestData } from 'autocannon'
 import { prng } from './data.ts'
 
@@ -18,8 +20,10 @@ export interface Fixtures {
   statuses: readonly string[]
   cursors: string[]
   words: string[]
-  /** Own tasks with their current ETag, filled before write runs. */
+  /** Own tasks with their current ETag, topped up before every load of a write scenario. */
   patchPool: { id: string; etag: string }[]
+  /** Every task the pool ever held: one not in it now is not used again. */
+  patchPooled: Set<string>
   /** An own task to send the doomed PATCH to when the pool is empty. */
   patchSpareId?: string
 }

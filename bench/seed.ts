@@ -158,8 +158,18 @@ export function benchSchemaFor(baseUrl: string): { schema: string; url: string }
   return { schema, url: url.toString() }
 }
 
+/**
+ * A server that cannot be reached fails the schema's creation and drop within 10 s, rather than
+ * after the system's TCP timeout: a Ctrl-C waits for a creation in progress before dropping.
+ */
+const ADMIN_CONNECT_TIMEOUT_MS = 10_000
+
 export async function createBenchSchema(baseUrl: string, schema: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: baseUrl })
+  const admin = new pg.Client({
+    connectionString: baseUrl,
+    connectionTimeoutMillis: ADMIN_CONNECT_TIMEOUT_MS,
+    query_timeout: 30_000,
+  })
   await admin.connect()
   try {
     await admin.query(`CREATE SCHEMA ${schema}`)
@@ -169,7 +179,10 @@ export async function createBenchSchema(baseUrl: string, schema: string): Promis
 }
 
 export async function dropBenchSchema(baseUrl: string, schema: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: baseUrl })
+  const admin = new pg.Client({
+    connectionString: baseUrl,
+    connectionTimeoutMillis: ADMIN_CONNECT_TIMEOUT_MS,
+  })
   await admin.connect()
   try {
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)

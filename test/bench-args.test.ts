@@ -74,8 +74,9 @@ describe('bench flags', () => {
         env,
         timeout: 60_000,
       })
-      assert.equal(run.status, 1, run.stderr)
+      assert.equal(run.status, 2, run.stderr)
       assert.match(run.stderr, /taken\.json is a directory/)
+      assert.match(run.stderr, /Usage: npm run bench/)
       assert.doesNotMatch(run.stdout, /seeding/)
     } finally {
       rmSync(dir, { recursive: true, force: true })

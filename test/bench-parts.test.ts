@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test'
 import { drive } from '../bench/load.ts'
 import { type Fixtures, NO_VERSION, serviceScenarios } from '../bench/scenarios.ts'
 import { benchSchemaFor } from '../bench/seed.ts'
-import { benchSession } from '../bench/session.ts'
+import { benchSession, topUpPatchPool } from '../bench/session.ts'
 
 async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string }> {
   const server = createServer(handler)
@@ -74,6 +74,7 @@ describe('the PATCH scenario', () => {
         { id: 't-1', etag: '"v3"' },
         { id: 't-2', etag: '"v5"' },
       ],
+      patchPooled: new Set(['t-1', 't-2']),
       patchSpareId: 't-1',
     }
     const run = await drive({
@@ -89,6 +90,51 @@ describe('the PATCH scenario', () => {
     assert.deepEqual([ifMatch.get('"v3"'), ifMatch.get('"v5"')], [1, 1], 'each pooled task was tried once')
     assert.ok((ifMatch.get(NO_VERSION) ?? 0) >= run.requests - 2)
     assert.equal(fixtures.patchPool.length, 0, 'a failed PATCH does not put its task back')
+  })
+})
+
+describe('the PATCH pool before a load', () => {
+  const requested: string[] = []
+  let created = 0
+  let server: Server
+  let url: string
+  before(async () => {
+    ;({ server, url } = await listen((req, res) => {
+      requested.push(`${req.method} ${req.url}`)
+      req.resume()
+      if (req.method === 'POST' && req.url === '/v1/tasks') {
+        created++
+        res.writeHead(201, { 'content-type': 'application/json', etag: '"v1"' })
+        res.end(JSON.stringify({ id: `new-${created}` }))
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json', etag: '"v7"' })
+        res.end('{}')
+      }
+    }))
+  })
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+
+  it('keeps what it holds, never takes back a task that left it, and tops up with new own tasks', async () => {
+    // 'kept' came back from its last PATCH; 'lost' had a PATCH in flight when the last load stopped.
+    const fixtures: Fixtures = {
+      ids: [],
+      statuses: [],
+      cursors: [],
+      words: [],
+      patchPool: [{ id: 'kept', etag: '"v3"' }],
+      patchPooled: new Set(['kept', 'lost']),
+    }
+    const own = ['kept', 'lost', 'unused']
+    await topUpPatchPool(url, 'token', own, fixtures, 3)
+    assert.deepEqual(fixtures.patchPool, [
+      { id: 'kept', etag: '"v3"' },
+      { id: 'unused', etag: '"v7"' },
+      { id: 'new-1', etag: '"v7"' },
+    ])
+    // 'lost' was not read again: its PATCH may still commit after such a read.
+    assert.deepEqual(requested, ['GET /v1/tasks/unused', 'POST /v1/tasks', 'GET /v1/tasks/new-1'])
+    assert.deepEqual(own, ['kept', 'lost', 'unused', 'new-1'])
+    assert.equal(fixtures.patchSpareId, 'kept')
   })
 })
 
