@@ -237,3 +237,24 @@ export function postgresCpuSeconds(): number | undefined {
   }
   return total
 }
+
+/**
+ * package.json's `start` script ("NAME=value … node <flags> src/start.js") split into its
+ * environment assignments, node flags and entry file, so the service runs as `npm start` runs it.
+ */
+export function npmStart(): { env: Record<string, string>; flags: string[]; entry: string } {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts?: { start?: string } }
+  const words = (pkg.scripts?.start ?? '').split(/\s+/).filter(Boolean)
+  const env: Record<string, string> = {}
+  let i = 0
+  for (; i < words.length; i++) {
+    const assignment = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(words[i] as string)
+    if (!assignment) break
+    env[assignment[1] as string] = assignment[2] as string
+  }
+  const args = words.slice(i + 1)
+  const entry = args.find((word) => !word.startsWith('--'))
+  if (entry === undefined)
+    throw new Error(`package.json's start script names no entry file: ${pkg.scripts?.start}`)
+  return { env, flags: args.filter((word) => word.startsWith('--')), entry }
+}

@@ -23,6 +23,7 @@ import {
   fileStamp,
   freePort,
   highWaterRss,
+  npmStart,
   OUTPUT_CLOSED_EXIT,
   onCleanup,
   onOutputClosed,
@@ -150,7 +151,7 @@ async function main(): Promise<void> {
   const profileDir = join(ROOT, 'bench/results/profiles', stamp)
   if (options.cpuProf) mkdirSync(profileDir, { recursive: true })
   const port = await freePort()
-  const start = startScript()
+  const start = npmStart()
   const startService = (name: string, cpuProf: boolean) =>
     startNode({
       name,
@@ -399,25 +400,4 @@ try {
     await cleanupAll()
     process.exit(1)
   }
-}
-
-/**
- * package.json's `start` script ("NAME=value … node <flags> src/start.js") split into its
- * environment assignments, node flags and entry file, so the service runs as `npm start` runs it.
- */
-function startScript(): { env: Record<string, string>; flags: string[]; entry: string } {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts?: { start?: string } }
-  const words = (pkg.scripts?.start ?? '').split(/\s+/).filter(Boolean)
-  const env: Record<string, string> = {}
-  let i = 0
-  for (; i < words.length; i++) {
-    const assignment = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(words[i] as string)
-    if (!assignment) break
-    env[assignment[1] as string] = assignment[2] as string
-  }
-  const args = words.slice(i + 1)
-  const entry = args.find((word) => !word.startsWith('--'))
-  if (entry === undefined)
-    throw new Error(`package.json's start script names no entry file: ${pkg.scripts?.start}`)
-  return { env, flags: args.filter((word) => word.startsWith('--')), entry }
 }
