@@ -88,9 +88,13 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   }
   if (options.duration > 600) throw new UsageError('--duration must be at most 600 seconds')
   if (options.tasks > 20_000_000) throw new UsageError('--tasks must be at most 20000000')
-  if (options.out !== undefined && !/[^/]\.json$/.test(options.out))
-    throw new UsageError(`--out must name a .json file, got "${options.out}"`)
+  if (options.out !== undefined) assertJsonName(options.out)
   return options
+}
+
+/** Refuses an --out that does not name a .json file (a folder, or another kind of file). */
+export function assertJsonName(out: string): void {
+  if (!/[^/]\.json$/.test(out)) throw new UsageError(`--out must name a .json file, got "${out}"`)
 }
 
 /**

@@ -46,17 +46,11 @@ export type StopSignal = keyof typeof STOP_SIGNALS
 
 /**
  * Calls `handler` on Ctrl-C, SIGTERM or a hang-up: a terminal closed during a long seed must not
- * leave a database behind either. After a hang-up the terminal is gone, so from the first signal
- * on a failed write to stdout or stderr is ignored rather than stopping the cleanup.
+ * leave a database behind either. After a hang-up the terminal is gone and writes to it fail:
+ * register onOutputClosed too, whose listeners keep a failed write from ending the cleanup.
  */
 export function onStopSignal(handler: (signal: StopSignal) => void): void {
-  let muted = false
-  for (const signal of Object.keys(STOP_SIGNALS) as StopSignal[])
-    process.on(signal, () => {
-      if (!muted) for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
-      muted = true
-      handler(signal)
-    })
+  for (const signal of Object.keys(STOP_SIGNALS) as StopSignal[]) process.on(signal, () => handler(signal))
 }
 
 /** The exit code of a run whose output was closed: a shell's for a process ended by SIGPIPE (128 + 13). */

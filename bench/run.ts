@@ -258,7 +258,7 @@ async function main(): Promise<void> {
         const token = await tokenFor(seconds)
         // A load that stops leaves a PATCH in flight on every connection, and those tasks leave
         // the pool: it is topped up before every load, not once per scenario.
-        if (spec.write) {
+        if (spec.patches) {
           const size = Math.max(2 * options.connections, 64)
           await topUpPatchPool(service.url, token, seeded.ownTaskIds, fixtures, size)
         }

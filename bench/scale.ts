@@ -5,10 +5,10 @@
 // DATABASE_URL, cleanup on Ctrl-C, the JSON record) is bench/run.ts's own: a run per size,
 // composed, rather than a second harness.
 import { spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { LOAD_OPTIONS, parseBenchArgs, UsageError } from './args.ts'
+import { assertJsonName, assertWritable, LOAD_OPTIONS, parseBenchArgs, UsageError } from './args.ts'
 import {
   fileStamp,
   OUTPUT_CLOSED_EXIT,
@@ -82,9 +82,10 @@ function parse(argv: string[]) {
   const small = size('small', 10_000)
   const large = size('large', 1_000_000)
   if (large <= small) throw new UsageError(`--large (${large}) must be more tasks than --small (${small})`)
-  if (values.out !== undefined && !/[^/]\.json$/.test(values.out))
-    throw new UsageError(`--out must name a .json file, got "${values.out}"`)
+  if (values.out !== undefined) assertJsonName(values.out)
   const out = resolve(values.out ?? join(ROOT, 'bench/results', `${fileStamp(new Date())}-scale.json`))
+  // Checked now, not after minutes of seeding and two runs (each run checks its own record's too).
+  assertWritable(out)
   return { small, large, passed, out }
 }
 
@@ -155,7 +156,6 @@ function runAt(tasks: number): Promise<ListFigures> {
 }
 
 try {
-  mkdirSync(dirname(out), { recursive: true })
   const at = [await runAt(small), await runAt(large)] as const
   const { ratio, low, high, verdict: byLatency } = scaleVerdict(at[0].p50ms, at[1].p50ms, LIMIT)
   const errors = at.some((f) => f.errors > 0)

@@ -5,7 +5,7 @@
 // from a pool with its current ETag, sends If-Match with it, and returns the
 // task with the ETag of the answer. No two requests in flight touch the same
 // task, so a 412 is a real failure and counts as an error. Before every load of
-// a write scenario (warm-ups and slices alike) the pool is topped up to two
+// a scenario that PATCHes (warm-ups and slices alike) the pool is topped up to two
 // tasks per connection (at least 64) with own tasks it never held, each read
 // for its ETag (GET /v1/tasks/{id}; see topUpPatchPool). A task that leaves the
 // pool (its PATCH failed, or was in flight when a load stopped) never returns.
@@ -20,7 +20,7 @@ export interface Fixtures {
   statuses: readonly string[]
   cursors: string[]
   words: string[]
-  /** Own tasks with their current ETag, topped up before every load of a write scenario. */
+  /** Own tasks with their current ETag, topped up before every load of a scenario that PATCHes. */
   patchPool: { id: string; etag: string }[]
   /** Every task the pool ever held: one not in it now is not used again. */
   patchPooled: Set<string>
@@ -115,17 +115,25 @@ function requestsOf(f: Fixtures, pick: () => Kind): Request[] {
 
 export const serviceScenarios: Record<
   string,
-  { title: string; write: boolean; kinds: (f: Fixtures) => Request[] }
+  {
+    title: string /** Sends PATCHes: the pool is topped up before each of its loads. */
+    patches: boolean
+    kinds: (f: Fixtures) => Request[]
+  }
 > = {
-  get: { title: 'get one task by id', write: false, kinds: (f) => requestsOf(f, () => 'get') },
-  list: { title: 'list 20, status filter + total', write: false, kinds: (f) => requestsOf(f, () => 'list') },
-  deep: { title: 'list a deep page (cursor)', write: false, kinds: (f) => requestsOf(f, () => 'deep') },
-  search: { title: 'full-text search (q)', write: false, kinds: (f) => requestsOf(f, () => 'search') },
-  create: { title: 'create', write: true, kinds: (f) => requestsOf(f, () => 'create') },
-  patch: { title: 'PATCH own task, If-Match', write: true, kinds: (f) => requestsOf(f, () => 'patch') },
+  get: { title: 'get one task by id', patches: false, kinds: (f) => requestsOf(f, () => 'get') },
+  list: {
+    title: 'list 20, status filter + total',
+    patches: false,
+    kinds: (f) => requestsOf(f, () => 'list'),
+  },
+  deep: { title: 'list a deep page (cursor)', patches: false, kinds: (f) => requestsOf(f, () => 'deep') },
+  search: { title: 'full-text search (q)', patches: false, kinds: (f) => requestsOf(f, () => 'search') },
+  create: { title: 'create', patches: false, kinds: (f) => requestsOf(f, () => 'create') },
+  patch: { title: 'PATCH own task, If-Match', patches: true, kinds: (f) => requestsOf(f, () => 'patch') },
   mix: {
     title: 'mix 80% reads / 20% writes',
-    write: true,
+    patches: true,
     kinds: (f) => {
       const r = prng(99)
       return requestsOf(f, () => {

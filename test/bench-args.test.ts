@@ -78,6 +78,26 @@ describe('bench flags', () => {
       assert.match(run.stderr, /taken\.json is a directory/)
       assert.match(run.stderr, /Usage: npm run bench/)
       assert.doesNotMatch(run.stdout, /seeding/)
+      // bench:scale too, before its first size is seeded rather than after both.
+      const scale = spawnSync(
+        process.execPath,
+        [
+          'bench/scale.ts',
+          '--small',
+          '100',
+          '--large',
+          '150',
+          '--duration',
+          '1',
+          '--out',
+          join(dir, 'taken.json'),
+        ],
+        { encoding: 'utf8', env, timeout: 60_000 },
+      )
+      assert.equal(scale.status, 2, scale.stderr)
+      assert.match(scale.stderr, /taken\.json is a directory/)
+      assert.match(scale.stderr, /Usage: npm run bench:scale/)
+      assert.equal(scale.stdout, '', 'nothing ran')
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
