@@ -191,7 +191,4 @@ const shutdown = () => {
 }
 process.once('SIGTERM', shutdown)
 process.once('SIGINT', shutdown)
-// Never outlive the harness, even if it was killed without a chance to clean up.
-setInterval(() => {
-  if (process.ppid === 1) shutdown()
-}, 1000).unref()
+// A harness killed outright (SIGKILL) leaves this to its reaper (bench/reaper.ts), which sends SIGTERM.

@@ -2,7 +2,7 @@
 // them all: on success, on errors and on Ctrl-C/SIGTERM/SIGHUP, in reverse order.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 
 export const ROOT = join(import.meta.dirname, '..')
@@ -10,18 +10,97 @@ export const ROOT = join(import.meta.dirname, '..')
 const pinned = join(ROOT, 'node_modules/.bin/node')
 export const NODE = existsSync(pinned) ? pinned : process.execPath
 
+/** Something a run started that bench/reaper.ts undoes if the run is killed before it can. */
+export type Leftover = { name: string } & (
+  | {
+      kind: 'process'
+      pid: number
+      /** Its start time (`startTimeOf`): a pid given to another process since is left alone. */
+      started: string | undefined
+      /** How long it may take to stop on SIGTERM before it gets SIGKILL. */
+      graceMs: number
+    }
+  | { kind: 'dir'; path: string }
+  | { kind: 'schema'; baseUrl: string; schema: string }
+)
+export type ReaperMessage = { add: number; leftover: Leftover } | { done: number }
+
+let reaper: ChildProcess | undefined
+let reaperIds = 0
+function tellReaper(message: ReaperMessage): void {
+  if (!reaper) {
+    // Detached: a session of its own, out of reach of the signals sent to the run's process group
+    // (the terminal's Ctrl-C, or a kill of the whole group). It writes to the run's stderr.
+    reaper = spawn(process.execPath, [join(ROOT, 'bench/reaper.ts')], {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'inherit'],
+    })
+    reaper.unref()
+    const pipe = reaper.stdin as Socket
+    pipe.unref() // the pipe must not keep the run alive: it closes when the run exits
+    pipe.on('error', () => {}) // a reaper that is gone cannot help; the run goes on
+  }
+  // Writes to a pipe with room in it complete before write() returns: nothing is lost to a kill.
+  reaper.stdin?.write(`${JSON.stringify(message)}\n`)
+}
+
+/**
+ * Tells the reaper (bench/reaper.ts) to undo `leftover` if this process ends before the returned
+ * function is called. The process's own cleanups call it once they have undone it themselves.
+ */
+export function reapIfKilled(leftover: Leftover): () => void {
+  const id = ++reaperIds
+  tellReaper({ add: id, leftover })
+  return () => tellReaper({ done: id })
+}
+
+/**
+ * A process's start time, in clock ticks since boot (/proc/<pid>/stat, field 22), which tells it
+ * from a later process given the same pid. Undefined when it cannot be read (gone, not Linux).
+ */
+export const startTimeOf = (pid: number): string | undefined => procStat(pid)?.fields[19]
+
+/** Whether `pid` is still the process that started at `started`, and not a zombie. */
+export function isLive(pid: number, started: string | undefined): boolean {
+  if (started === undefined) {
+    // No /proc (not Linux): whether any process has the pid is all there is to go on.
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  const stat = procStat(pid)
+  return stat !== undefined && stat.fields[0] !== 'Z' && stat.fields[19] === started
+}
+
 type Cleanup = { name: string; run: () => Promise<void> | void }
 const cleanups: Cleanup[] = []
 let cleaning: Promise<void> | undefined
 
-/** Registers something to undo; returns a function that undoes it now (and unregisters it). */
-export function onCleanup(name: string, run: () => Promise<void> | void): () => Promise<void> {
-  const entry: Cleanup = { name, run }
+/**
+ * Registers something to undo; returns a function that undoes it now (and unregisters it). With
+ * `leftover`, the reaper undoes it if this process is killed first.
+ */
+export function onCleanup(
+  name: string,
+  run: () => Promise<void> | void,
+  leftover?: Leftover,
+): () => Promise<void> {
+  const forget = leftover ? reapIfKilled(leftover) : undefined
+  const entry: Cleanup = {
+    name,
+    run: async () => {
+      await run()
+      forget?.() // not when it failed: the reaper tries again once this process has ended
+    },
+  }
   cleanups.push(entry)
   return async () => {
     const i = cleanups.indexOf(entry)
     if (i >= 0) cleanups.splice(i, 1)
-    await run()
+    await entry.run()
   }
 }
 
@@ -111,13 +190,21 @@ export async function startNode(opts: {
     if (child.exitCode !== null || child.signalCode !== null) resolve()
     else child.once('exit', () => resolve())
   })
-  const stop = onCleanup(`stop ${opts.name}`, async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-    await exited
-    clearTimeout(timer)
-  })
+  const leftover: Leftover | undefined =
+    child.pid === undefined
+      ? undefined
+      : { kind: 'process', name: opts.name, pid: child.pid, started: startTimeOf(child.pid), graceMs: 15_000 }
+  const stop = onCleanup(
+    `stop ${opts.name}`,
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+      await exited
+      clearTimeout(timer)
+    },
+    leftover,
+  )
   const url = `http://127.0.0.1:${opts.port}`
   const deadline = Date.now() + 60_000
   for (;;) {
@@ -182,10 +269,10 @@ export function highWaterRss(pid: number): number | undefined {
 const TICKS_PER_SECOND = 100
 
 /**
- * A process's name and CPU times from /proc/<pid>/stat, in seconds: its own (user + system,
- * every thread) and its ended children's. Undefined when it cannot be read (gone, not Linux).
+ * A process's /proc/<pid>/stat: its name and the fields after it (`fields[0]` is field 3, the
+ * state). Undefined when it cannot be read (gone, not Linux).
  */
-function procCpu(pid: number | string): { name: string; own: number; children: number } | undefined {
+function procStat(pid: number | string): { name: string; fields: string[] } | undefined {
   let stat: string
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
@@ -194,10 +281,19 @@ function procCpu(pid: number | string): { name: string; own: number; children: n
   }
   // The name (field 2, in parentheses) may hold spaces and parentheses: fields count from its last ')'.
   const end = stat.lastIndexOf(')')
-  const fields = stat.slice(end + 2).split(' ')
-  const at = (i: number) => Number(fields[i]) / TICKS_PER_SECOND
+  return { name: stat.slice(stat.indexOf('(') + 1, end), fields: stat.slice(end + 2).split(' ') }
+}
+
+/**
+ * A process's name and CPU times from /proc/<pid>/stat, in seconds: its own (user + system,
+ * every thread) and its ended children's. Undefined when it cannot be read (gone, not Linux).
+ */
+function procCpu(pid: number | string): { name: string; own: number; children: number } | undefined {
+  const stat = procStat(pid)
+  if (!stat) return undefined
+  const at = (i: number) => Number(stat.fields[i]) / TICKS_PER_SECOND
   return {
-    name: stat.slice(stat.indexOf('(') + 1, end),
+    name: stat.name,
     own: at(11) + at(12), // utime, stime
     children: at(13) + at(14), // cutime, cstime
   }

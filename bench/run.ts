@@ -2,7 +2,8 @@
 // `npm start` would and the bare floor beside it, drives both with autocannon,
 // prints a table and writes bench/results/<timestamp>.json. Everything it
 // starts (processes, temp dir, PostgreSQL schema) is undone on exit, on errors,
-// on Ctrl-C/SIGTERM/SIGHUP and when its output is closed.
+// on Ctrl-C/SIGTERM/SIGHUP and when its output is closed; if the run is killed
+// outright (SIGKILL), its reaper (bench/reaper.ts) undoes it.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -35,7 +36,8 @@ import {
 } from './processes.ts'
 import { checks, checksText, type Row, table } from './report.ts'
 import { type Fixtures, floorScenarios, serviceScenarios } from './scenarios.ts'
-import { benchSchemaFor, createBenchSchema, dropBenchSchema, seedPostgres, seedSqlite } from './seed.ts'
+import { benchSchemaFor, createBenchSchema, dropBenchSchema } from './schema.ts'
+import { seedPostgres, seedSqlite } from './seed.ts'
 import { api, benchSession, topUpPatchPool } from './session.ts'
 
 const say = (line: string) => process.stdout.write(`${line}\n`)
@@ -100,7 +102,11 @@ async function main(): Promise<void> {
   const baseUrl = process.env.DATABASE_URL
   const engine = baseUrl ? 'postgres' : 'sqlite'
   const dir = mkdtempSync(join(tmpdir(), 'tt-bench-'))
-  onCleanup('remove temp dir', () => rmSync(dir, { recursive: true, force: true }))
+  onCleanup('remove temp dir', () => rmSync(dir, { recursive: true, force: true }), {
+    kind: 'dir',
+    name: 'temp dir',
+    path: dir,
+  })
 
   let databaseUrl: string | undefined
   if (baseUrl) {
@@ -108,10 +114,14 @@ async function main(): Promise<void> {
     // Its drop is registered before the creation starts, and waits for it: a Ctrl-C while the
     // schema is being created still drops it.
     const creating = createBenchSchema(baseUrl, schema)
-    onCleanup(`drop schema ${schema}`, async () => {
-      await creating.catch(() => {})
-      await dropBenchSchema(baseUrl, schema)
-    })
+    onCleanup(
+      `drop schema ${schema}`,
+      async () => {
+        await creating.catch(() => {})
+        await dropBenchSchema(baseUrl, schema)
+      },
+      { kind: 'schema', name: `schema ${schema}`, baseUrl, schema },
+    )
     await creating
     databaseUrl = url
     say(`engine: PostgreSQL, throwaway schema ${schema}`)

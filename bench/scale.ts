@@ -15,8 +15,10 @@ import {
   onOutputClosed,
   onStopSignal,
   ROOT,
+  reapIfKilled,
   STOP_SIGNALS,
   type StopSignal,
+  startTimeOf,
 } from './processes.ts'
 import { scaleVerdict } from './report.ts'
 
@@ -135,7 +137,19 @@ function runAt(tasks: number): Promise<ListFigures> {
   return new Promise((done, fail) => {
     child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'inherit' })
     child.once('error', fail)
+    // Killed outright, this command leaves its run to the reaper, which stops it as Ctrl-C would.
+    const forget =
+      child.pid === undefined
+        ? undefined
+        : reapIfKilled({
+            kind: 'process',
+            name: `the run at ${tasks} tasks`,
+            pid: child.pid,
+            started: startTimeOf(child.pid),
+            graceMs: 60_000,
+          })
     child.once('exit', (code, signal) => {
+      forget?.()
       if (stopping !== undefined) process.exit(stopping)
       // The run shares this command's output and usually finds it closed first (`| head`).
       if (code === OUTPUT_CLOSED_EXIT) process.exit(OUTPUT_CLOSED_EXIT)

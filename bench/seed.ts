@@ -141,56 +141,6 @@ function result(collector: Collector, users: SeedUser[], started: number): Seede
   }
 }
 
-/** A throwaway schema in the database of `baseUrl`; the returned URL points at it through search_path. */
-/**
- * A throwaway schema's name and the database URL that selects it (through pg's `options`).
- * Nothing is created yet: a DATABASE_URL this cannot rewrite is refused before anything exists.
- */
-export function benchSchemaFor(baseUrl: string): { schema: string; url: string } {
-  const schema = `bench_${process.pid}_${Date.now().toString(36)}`
-  let url: URL
-  try {
-    url = new URL(baseUrl)
-  } catch {
-    throw new Error('DATABASE_URL must be a URL (postgres://user@host:port/database) for the bench')
-  }
-  url.searchParams.set('options', `-c search_path=${schema}`)
-  return { schema, url: url.toString() }
-}
-
-/**
- * A server that cannot be reached fails the schema's creation and drop within 10 s, rather than
- * after the system's TCP timeout: a Ctrl-C waits for a creation in progress before dropping.
- */
-const ADMIN_CONNECT_TIMEOUT_MS = 10_000
-
-export async function createBenchSchema(baseUrl: string, schema: string): Promise<void> {
-  const admin = new pg.Client({
-    connectionString: baseUrl,
-    connectionTimeoutMillis: ADMIN_CONNECT_TIMEOUT_MS,
-    query_timeout: 30_000,
-  })
-  await admin.connect()
-  try {
-    await admin.query(`CREATE SCHEMA ${schema}`)
-  } finally {
-    await admin.end()
-  }
-}
-
-export async function dropBenchSchema(baseUrl: string, schema: string): Promise<void> {
-  const admin = new pg.Client({
-    connectionString: baseUrl,
-    connectionTimeoutMillis: ADMIN_CONNECT_TIMEOUT_MS,
-  })
-  await admin.connect()
-  try {
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-  } finally {
-    await admin.end()
-  }
-}
-
 export async function seedPostgres(url: string, dataDir: string, sizes: SeedSizes): Promise<Seeded> {
   const started = performance.now()
   await migrate({ dataDir, databaseUrl: url })

@@ -1,15 +1,22 @@
 // Parts of the bench harness a user of it relies on without seeing: the bench user's token
-// outlives long runs, a PATCH run survives failed PATCHes, and a PostgreSQL URL the bench
-// cannot point at a schema of its own is refused before anything is created. Real HTTP:
-// node:http servers on local sockets stand in for the service (the service's own behaviour
-// under the bench is in bench-run.test.ts).
+// outlives long runs, a PATCH run survives failed PATCHes, a PostgreSQL URL the bench
+// cannot point at a schema of its own is refused before anything is created, and the reaper
+// undoes what a killed run left (real processes, directories and, with TEST_DATABASE_URL, a
+// real schema). Real HTTP: node:http servers on local sockets stand in for the service (the
+// service's own behaviour under the bench is in bench-run.test.ts).
 import assert from 'node:assert/strict'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import pg from 'pg'
 import { drive } from '../bench/load.ts'
+import { isLive, type Leftover, type ReaperMessage, startTimeOf } from '../bench/processes.ts'
 import { type Fixtures, NO_VERSION, serviceScenarios } from '../bench/scenarios.ts'
-import { benchSchemaFor } from '../bench/seed.ts'
+import { benchSchemaFor, createBenchSchema, schemaExists } from '../bench/schema.ts'
 import { benchSession, topUpPatchPool } from '../bench/session.ts'
 
 async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string }> {
@@ -148,5 +155,121 @@ describe('the throwaway PostgreSQL schema', () => {
       () => benchSchemaFor('postgres://postgres@/test?host=/var/run/postgresql'),
       /DATABASE_URL must be a URL/,
     )
+  })
+})
+
+describe('the reaper of a killed run', () => {
+  const ROOT = join(import.meta.dirname, '..')
+  let dir = ''
+  const sleepers: ChildProcess[] = []
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tt-reaper-test-'))
+  })
+  after(() => {
+    for (const child of sleepers) child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  /** A process that runs until stopped; `stubborn` ignores SIGTERM. */
+  function sleeper(stubborn = false): { child: ChildProcess; pid: number; started: string | undefined } {
+    const code = `${stubborn ? "process.on('SIGTERM', () => {});" : ''} setInterval(() => {}, 1000)`
+    const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore' })
+    sleepers.push(child)
+    const pid = child.pid as number
+    return { child, pid, started: startTimeOf(pid) }
+  }
+
+  /** Starts the reaper, sends it `messages` and closes its pipe, as a run's end does; answers what it said. */
+  async function reap(messages: (ReaperMessage | string)[]): Promise<{ code: number | null; said: string }> {
+    const reaper = spawn(process.execPath, [join(ROOT, 'bench/reaper.ts')], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    })
+    let said = ''
+    reaper.stderr?.on('data', (chunk) => {
+      said += String(chunk)
+    })
+    const code = new Promise<number | null>((resolve) => reaper.once('close', (c) => resolve(c)))
+    for (const m of messages) reaper.stdin?.write(`${typeof m === 'string' ? m : JSON.stringify(m)}\n`)
+    reaper.stdin?.end()
+    return { code: await code, said }
+  }
+
+  it('says nothing and exits when the run had undone everything itself', async () => {
+    const kept = join(dir, 'kept')
+    mkdirSync(kept)
+    const { code, said } = await reap([
+      { add: 1, leftover: { kind: 'dir', name: 'temp dir', path: kept } },
+      { done: 1 },
+    ])
+    assert.equal(code, 0)
+    assert.equal(said, '')
+    assert.ok(existsSync(kept), "a directory the run had undone itself is not the reaper's")
+  })
+
+  it("undoes what is still registered, newest first, and leaves alone what is not the run's", async () => {
+    const left = join(dir, 'left')
+    const kept = join(dir, 'kept-too')
+    mkdirSync(left)
+    mkdirSync(kept)
+    const polite = sleeper()
+    const stubborn = sleeper(true)
+    const stranger = sleeper()
+    const started = (name: string, s: ReturnType<typeof sleeper>, graceMs = 5_000): Leftover => ({
+      kind: 'process',
+      name,
+      pid: s.pid,
+      started: s.started,
+      graceMs,
+    })
+    const exits = [polite, stubborn].map(
+      (s) =>
+        new Promise<NodeJS.Signals | null>((resolve) =>
+          s.child.once('exit', (_c, signal) => resolve(signal)),
+        ),
+    )
+    const { code, said } = await reap([
+      { add: 1, leftover: { kind: 'dir', name: 'temp dir', path: left } },
+      { add: 2, leftover: { kind: 'dir', name: 'temp dir', path: kept } },
+      { done: 2 },
+      'not a message',
+      { add: 3, leftover: started('floor', polite) },
+      { add: 4, leftover: started('service', stubborn, 300) },
+      // Its pid, but another start time: the pid of a process that ended, given to another since.
+      { add: 5, leftover: started('service (warm-up)', { ...stranger, started: `${stranger.started}0` }) },
+    ])
+    assert.equal(code, 0)
+    assert.deepEqual(
+      await Promise.all(exits),
+      ['SIGTERM', 'SIGKILL'],
+      'SIGTERM first; SIGKILL once its grace is up',
+    )
+    assert.equal(existsSync(left), false)
+    assert.ok(existsSync(kept))
+    assert.ok(isLive(stranger.pid, stranger.started), 'a process the run did not start is left alone')
+    assert.deepEqual(said.trim().split('\n'), [
+      'bench (reaper): the run ended without undoing what it started (killed?); undoing it',
+      `bench (reaper): stopped service (pid ${stubborn.pid})`,
+      `bench (reaper): stopped floor (pid ${polite.pid})`,
+      `bench (reaper): removed ${left}`,
+    ])
+  })
+
+  it('drops a throwaway schema the run left', { skip: !process.env.TEST_DATABASE_URL }, async () => {
+    const baseUrl = process.env.TEST_DATABASE_URL as string
+    const { schema } = benchSchemaFor(baseUrl)
+    await createBenchSchema(baseUrl, schema)
+    try {
+      const { code, said } = await reap([
+        { add: 1, leftover: { kind: 'schema', name: schema, baseUrl, schema } },
+      ])
+      assert.equal(code, 0)
+      assert.match(said, new RegExp(`dropped schema ${schema}`))
+      assert.equal(await schemaExists(baseUrl, schema), false)
+    } finally {
+      const admin = new pg.Client({ connectionString: baseUrl })
+      await admin.connect()
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+      await admin.end()
+    }
   })
 })

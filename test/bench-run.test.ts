@@ -1,7 +1,8 @@
 // `npm run bench` end to end, small and gentle (no speed is asserted): a run seeds, measures
 // the service and its floors, writes its JSON record and leaves nothing behind; a run
 // interrupted with Ctrl-C (SIGINT) stops everything it started too: the service, the floor,
-// its temporary directory and, on PostgreSQL, its throwaway schema.
+// its temporary directory and, on PostgreSQL, its throwaway schema; so does the reaper of a
+// run killed outright (SIGKILL).
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -56,6 +57,14 @@ async function serviceMeasured(run: Run) {
   }
 }
 
+/** Waits until the reaper of a killed run has said `last`, the last thing it undoes. */
+async function reaped(run: Run, last: RegExp) {
+  for (let waited = 0; !last.test(run.output()); waited += 100) {
+    if (waited > 60_000) assert.fail(`the reaper never got to ${last}:\n${run.output()}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
 /** What the run said it started: its temporary directory or schema, and the two servers' pids. */
 function startedBy(output: string) {
   const dir = /engine: SQLite in (\S+)/.exec(output)?.[1]
@@ -67,9 +76,14 @@ function startedBy(output: string) {
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch {
     return false
+  }
+  // A zombie has ended: its parent (init, once the run that started it was killed) has yet to reap it.
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return process.platform !== 'linux'
   }
 }
 
@@ -199,6 +213,25 @@ for (const engine of testEngines()) {
       }
     })
 
+    it('leaves nothing behind when the run itself is killed outright (SIGKILL)', async () => {
+      const run = startBench([...SMALL, '--duration', '60', '--only', 'get'], databaseUrl)
+      try {
+        await serviceMeasured(run)
+        await new Promise((r) => setTimeout(r, 1500))
+        // The run alone, as the OOM killer would: its servers are not in the signal's way.
+        run.child.kill('SIGKILL')
+        await run.exited
+        await reaped(run, /bench \(reaper\): removed \S+/)
+        const started = startedBy(run.output())
+        assert.match(run.output(), new RegExp(`stopped service \\(pid ${started.servicePid}\\)`))
+        assert.match(run.output(), new RegExp(`stopped floor \\(pid ${started.floorPid}\\)`))
+        if (engine === 'postgres') assert.match(run.output(), /dropped schema bench_/)
+        await assertNothingLeft(run.output(), engine)
+      } finally {
+        killTree(run)
+      }
+    })
+
     it('stops everything it started when its output is closed (npm run bench | head)', async () => {
       const run = startBench([...SMALL, '--duration', '2', '--only', 'get,list'], databaseUrl)
       try {
@@ -268,6 +301,37 @@ for (const engine of testEngines()) {
       for (const part of parts) await assertNothingLeft(part, engine)
       const [first, second] = parts.map((part) => startedBy(part))
       assert.notEqual(first?.dir ?? first?.schema, second?.dir ?? second?.schema)
+    })
+
+    it('stops the run in progress, and everything it started, when it is killed outright (SIGKILL)', async () => {
+      const run = startBench(
+        [
+          ...SCALE,
+          '--duration',
+          '60',
+          '--small',
+          '300',
+          '--large',
+          '1500',
+          '--out',
+          join(outDir, 'killed.json'),
+        ],
+        databaseUrl,
+        'bench/scale.ts',
+      )
+      try {
+        await serviceMeasured(run)
+        await new Promise((r) => setTimeout(r, 1500))
+        run.child.kill('SIGKILL')
+        await run.exited
+        // Its reaper stops the run as Ctrl-C would, and the run undoes what it started itself.
+        await reaped(run, /bench \(reaper\): stopped the run at 300 tasks \(pid \d+\)/)
+        assert.match(run.output(), /SIGTERM: stopping everything it started/)
+        await assertNothingLeft(run.output(), engine)
+        assert.doesNotMatch(run.output(), /bench:scale: 1,500 tasks/, 'the second size did not start')
+      } finally {
+        killTree(run)
+      }
     })
 
     for (const to of ['bench/scale.ts alone', 'the whole process group, as a terminal does'] as const) {
