@@ -45,7 +45,8 @@ function startBench(args: string[], databaseUrl: string | undefined, script = 'b
   child.stderr?.on('data', (chunk) => {
     text += String(chunk)
   })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  // Once its output has closed too: the run's reaper holds its stderr until it has finished.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))
   return { child, output: () => text, exited }
 }
 
@@ -194,6 +195,7 @@ for (const engine of testEngines()) {
       assert.ok(record.checks.some((c) => c.target.startsWith('zero errors')))
       assert.match(run.output(), /targets \(issue 6\)/)
       await assertNothingLeft(run.output(), engine)
+      assert.doesNotMatch(run.output(), /bench \(reaper\)/, 'the run undid everything itself')
     })
 
     it('stops everything it started when interrupted with Ctrl-C', async () => {
@@ -207,6 +209,7 @@ for (const engine of testEngines()) {
         assert.equal(code, 130, run.output())
         assert.match(run.output(), /SIGINT: stopping everything it started/)
         await assertNothingLeft(run.output(), engine)
+        assert.doesNotMatch(run.output(), /bench \(reaper\)/, 'the run undid everything itself')
       } finally {
         // A failed assertion must not leave a 60-second run behind.
         killTree(run)
