@@ -25,23 +25,30 @@ export type Leftover = { name: string } & (
 )
 export type ReaperMessage = { add: number; leftover: Leftover } | { done: number }
 
-let reaper: ChildProcess | undefined
+/** The reaper's pipe; null once it could not be started or has gone (the run goes on without it). */
+let reaperPipe: Socket | null | undefined
 let reaperIds = 0
 function tellReaper(message: ReaperMessage): void {
-  if (!reaper) {
+  if (reaperPipe === undefined) {
     // Detached: a session of its own, out of reach of the signals sent to the run's process group
     // (the terminal's Ctrl-C, or a kill of the whole group). It writes to the run's stderr.
-    reaper = spawn(process.execPath, [join(ROOT, 'bench/reaper.ts')], {
+    const reaper = spawn(process.execPath, [join(ROOT, 'bench/reaper.ts')], {
       detached: true,
+      windowsHide: true,
       stdio: ['pipe', 'ignore', 'inherit'],
     })
+    reaper.on('error', (error) => {
+      process.stderr.write(`bench: no reaper (${error.message}): a run killed outright leaves its servers\n`)
+      reaperPipe = null
+    })
     reaper.unref()
-    const pipe = reaper.stdin as Socket
-    pipe.unref() // the pipe must not keep the run alive: it closes when the run exits
-    pipe.on('error', () => {}) // a reaper that is gone cannot help; the run goes on
+    reaperPipe = reaper.stdin as Socket | null // null when the pipe could not be made (EMFILE)
+    reaperPipe?.unref() // the pipe must not keep the run alive: it closes when the run exits
+    reaperPipe?.on('error', () => {}) // a reaper that is gone cannot help; the run goes on
   }
-  // Writes to a pipe with room in it complete before write() returns: nothing is lost to a kill.
-  reaper.stdin?.write(`${JSON.stringify(message)}\n`)
+  // On Linux and macOS a write to a pipe with room in it is done before write() returns, so a
+  // kill right after it loses nothing (Windows writes pipes asynchronously).
+  reaperPipe?.write(`${JSON.stringify(message)}\n`)
 }
 
 /**

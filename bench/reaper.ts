@@ -9,7 +9,7 @@
 import { existsSync, rmSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { isLive, type Leftover, type ReaperMessage } from './processes.ts'
-import { dropBenchSchema, schemaExists } from './schema.ts'
+import { dropBenchSchema } from './schema.ts'
 
 const say = (line: string) => {
   // The run's stderr may be gone (a closed terminal): the cleanup goes on regardless.
@@ -57,26 +57,37 @@ async function undo(leftover: Leftover): Promise<string | undefined> {
       rmSync(leftover.path, { recursive: true, force: true })
       return `removed ${leftover.path}`
     case 'schema':
-      if (!(await schemaExists(leftover.baseUrl, leftover.schema))) return undefined
-      await dropBenchSchema(leftover.baseUrl, leftover.schema)
-      return `dropped schema ${leftover.schema}`
+      return (await dropBenchSchema(leftover.baseUrl, leftover.schema))
+        ? `dropped schema ${leftover.schema}`
+        : undefined
   }
 }
 
 /**
  * SIGTERM (the service and the run both stop cleanly on it), then SIGKILL after `graceMs`. Only
  * the process that was registered: a pid the system has since given to another process is left.
+ * Answers once it is gone (false: it was gone already), so what it used can be removed after it.
  */
 async function stop(pid: number, started: string | undefined, graceMs: number): Promise<boolean> {
-  if (!isLive(pid, started)) return false
-  process.kill(pid, 'SIGTERM')
+  if (!signal(pid, started, 'SIGTERM')) return false
   const deadline = Date.now() + graceMs
+  let killed = false
   while (isLive(pid, started)) {
-    if (Date.now() > deadline) {
-      process.kill(pid, 'SIGKILL')
-      break
-    }
+    if (!killed && Date.now() > deadline) killed = signal(pid, started, 'SIGKILL')
+    else if (Date.now() > deadline + 5_000) throw new Error(`pid ${pid} is still there after SIGKILL`)
     await new Promise((r) => setTimeout(r, 100))
   }
   return true
+}
+
+/** Sends `name` to the registered process; false when it is gone (it may end between check and kill). */
+function signal(pid: number, started: string | undefined, name: NodeJS.Signals): boolean {
+  if (!isLive(pid, started)) return false
+  try {
+    process.kill(pid, name)
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false
+    throw error
+  }
 }

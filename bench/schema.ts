@@ -1,5 +1,6 @@
 // The bench's throwaway PostgreSQL schema: its name and URL, its creation and its drop. The run
-// and its reaper (bench/reaper.ts) both drop it; the reaper loads nothing else of the bench's.
+// and its reaper (bench/reaper.ts) both drop it; apart from this and bench/processes.ts, the
+// reaper loads nothing of the bench's.
 import pg from 'pg'
 
 /**
@@ -38,20 +39,8 @@ export async function createBenchSchema(baseUrl: string, schema: string): Promis
   }
 }
 
-export async function dropBenchSchema(baseUrl: string, schema: string): Promise<void> {
-  const admin = new pg.Client({
-    connectionString: baseUrl,
-    connectionTimeoutMillis: ADMIN_CONNECT_TIMEOUT_MS,
-  })
-  await admin.connect()
-  try {
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-  } finally {
-    await admin.end()
-  }
-}
-
-export async function schemaExists(baseUrl: string, schema: string): Promise<boolean> {
+/** Drops the schema and all it holds; answers whether there was one to drop. */
+export async function dropBenchSchema(baseUrl: string, schema: string): Promise<boolean> {
   const admin = new pg.Client({
     connectionString: baseUrl,
     connectionTimeoutMillis: ADMIN_CONNECT_TIMEOUT_MS,
@@ -59,7 +48,9 @@ export async function schemaExists(baseUrl: string, schema: string): Promise<boo
   await admin.connect()
   try {
     const { rows } = await admin.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])
-    return rows.length > 0
+    if (rows.length === 0) return false
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    return true
   } finally {
     await admin.end()
   }

@@ -16,7 +16,7 @@ import pg from 'pg'
 import { drive } from '../bench/load.ts'
 import { isLive, type Leftover, type ReaperMessage, startTimeOf } from '../bench/processes.ts'
 import { type Fixtures, NO_VERSION, serviceScenarios } from '../bench/scenarios.ts'
-import { benchSchemaFor, createBenchSchema, schemaExists } from '../bench/schema.ts'
+import { benchSchemaFor, createBenchSchema } from '../bench/schema.ts'
 import { benchSession, topUpPatchPool } from '../bench/session.ts'
 
 async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string }> {
@@ -170,11 +170,13 @@ describe('the reaper of a killed run', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  /** A process that runs until stopped; `stubborn` ignores SIGTERM. */
-  function sleeper(stubborn = false): { child: ChildProcess; pid: number; started: string | undefined } {
-    const code = `${stubborn ? "process.on('SIGTERM', () => {});" : ''} setInterval(() => {}, 1000)`
-    const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore' })
+  type Sleeper = { child: ChildProcess; pid: number; started: string | undefined }
+  /** A process that runs until stopped, once it is ready (a stubborn one ignores SIGTERM by then). */
+  async function sleeper(stubborn = false): Promise<Sleeper> {
+    const code = `${stubborn ? "process.on('SIGTERM', () => {});" : ''} console.log('ready'); setInterval(() => {}, 1000)`
+    const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'ignore'] })
     sleepers.push(child)
+    await new Promise((resolve) => child.stdout?.once('data', resolve))
     const pid = child.pid as number
     return { child, pid, started: startTimeOf(pid) }
   }
@@ -211,10 +213,8 @@ describe('the reaper of a killed run', () => {
     const kept = join(dir, 'kept-too')
     mkdirSync(left)
     mkdirSync(kept)
-    const polite = sleeper()
-    const stubborn = sleeper(true)
-    const stranger = sleeper()
-    const started = (name: string, s: ReturnType<typeof sleeper>, graceMs = 5_000): Leftover => ({
+    const [polite, stubborn, stranger] = await Promise.all([sleeper(), sleeper(true), sleeper()])
+    const started = (name: string, s: Sleeper, graceMs = 5_000): Leftover => ({
       kind: 'process',
       name,
       pid: s.pid,
@@ -264,12 +264,13 @@ describe('the reaper of a killed run', () => {
       ])
       assert.equal(code, 0)
       assert.match(said, new RegExp(`dropped schema ${schema}`))
-      assert.equal(await schemaExists(baseUrl, schema), false)
     } finally {
       const admin = new pg.Client({ connectionString: baseUrl })
       await admin.connect()
+      const { rowCount } = await admin.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])
       await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
       await admin.end()
+      assert.equal(rowCount, 0, `schema ${schema} is still there`)
     }
   })
 })

@@ -113,6 +113,18 @@ async function assertNothingLeft(output: string, engine: string) {
   }
 }
 
+describe('npm run bench with a PostgreSQL that cannot be reached', () => {
+  it('fails at once, with nothing created and nothing left for its reaper', async () => {
+    // Port 1 on this machine: the connection is refused (no server is needed for this test).
+    const run = startBench([...SMALL, '--duration', '1'], 'postgres://postgres@127.0.0.1:1/test')
+    const code = await run.exited
+    assert.equal(code, 1, run.output())
+    assert.match(run.output(), /ECONNREFUSED/)
+    assert.doesNotMatch(run.output(), /cleanup "drop schema/, 'no drop of a schema never created')
+    assert.doesNotMatch(run.output(), /bench \(reaper\)/, 'the run undid everything itself')
+  })
+})
+
 for (const engine of testEngines()) {
   const databaseUrl = engine === 'postgres' ? process.env.TEST_DATABASE_URL : undefined
 
