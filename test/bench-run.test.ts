@@ -58,14 +58,6 @@ async function serviceMeasured(run: Run) {
   }
 }
 
-/** Waits until the reaper of a killed run has said `last`, the last thing it undoes. */
-async function reaped(run: Run, last: RegExp) {
-  for (let waited = 0; !last.test(run.output()); waited += 100) {
-    if (waited > 60_000) assert.fail(`the reaper never got to ${last}:\n${run.output()}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
 /** What the run said it started: its temporary directory or schema, and the two servers' pids. */
 function startedBy(output: string) {
   const dir = /engine: SQLite in (\S+)/.exec(output)?.[1]
@@ -235,8 +227,8 @@ for (const engine of testEngines()) {
         await new Promise((r) => setTimeout(r, 1500))
         // The run alone, as the OOM killer would: its servers are not in the signal's way.
         run.child.kill('SIGKILL')
-        await run.exited
-        await reaped(run, /bench \(reaper\): removed \S+/)
+        await run.exited // and its reaper has finished: it holds the run's stderr until then
+        assert.match(run.output(), /bench \(reaper\): removed \S+tt-bench-/)
         const started = startedBy(run.output())
         assert.match(run.output(), new RegExp(`stopped service \\(pid ${started.servicePid}\\)`))
         assert.match(run.output(), new RegExp(`stopped floor \\(pid ${started.floorPid}\\)`))
@@ -318,39 +310,29 @@ for (const engine of testEngines()) {
       assert.notEqual(first?.dir ?? first?.schema, second?.dir ?? second?.schema)
     })
 
-    it('stops the run in progress, and everything it started, when it is killed outright (SIGKILL)', async () => {
-      const run = startBench(
-        [
-          ...SCALE,
-          '--duration',
-          '60',
-          '--small',
-          '300',
-          '--large',
-          '1500',
-          '--out',
-          join(outDir, 'killed.json'),
-        ],
-        databaseUrl,
-        'bench/scale.ts',
-      )
-      try {
-        await serviceMeasured(run)
-        await new Promise((r) => setTimeout(r, 1500))
-        run.child.kill('SIGKILL')
-        await run.exited
+    const stops = [
+      {
+        how: 'on Ctrl-C sent to bench/scale.ts alone',
+        send: (run: Run) => run.child.kill('SIGINT'),
+        code: 130,
+        said: /SIGINT: stopping everything it started/,
+      },
+      {
+        how: 'on Ctrl-C sent to the whole process group, as a terminal does',
+        send: (run: Run) => process.kill(-(run.child.pid as number), 'SIGINT'),
+        code: 130,
+        said: /SIGINT: stopping everything it started/,
+      },
+      {
         // Its reaper stops the run as Ctrl-C would, and the run undoes what it started itself.
-        await reaped(run, /bench \(reaper\): stopped the run at 300 tasks \(pid \d+\)/)
-        assert.match(run.output(), /SIGTERM: stopping everything it started/)
-        await assertNothingLeft(run.output(), engine)
-        assert.doesNotMatch(run.output(), /bench:scale: 1,500 tasks/, 'the second size did not start')
-      } finally {
-        killTree(run)
-      }
-    })
-
-    for (const to of ['bench/scale.ts alone', 'the whole process group, as a terminal does'] as const) {
-      it(`stops the run in progress, and everything it started, on Ctrl-C sent to ${to}`, async () => {
+        how: 'when it is killed outright (SIGKILL), through its reaper',
+        send: (run: Run) => run.child.kill('SIGKILL'),
+        code: null,
+        said: /SIGTERM: stopping everything it started[^]*bench \(reaper\): stopped the run at 300 tasks \(pid \d+\)/,
+      },
+    ]
+    for (const stop of stops) {
+      it(`stops the run in progress, and everything it started, ${stop.how}`, async () => {
         const run = startBench(
           [
             ...SCALE,
@@ -369,11 +351,10 @@ for (const engine of testEngines()) {
         try {
           await serviceMeasured(run)
           await new Promise((r) => setTimeout(r, 1500))
-          if (to === 'bench/scale.ts alone') run.child.kill('SIGINT')
-          else process.kill(-(run.child.pid as number), 'SIGINT')
+          stop.send(run)
           const code = await run.exited
-          assert.equal(code, 130, run.output())
-          assert.match(run.output(), /SIGINT: stopping everything it started/)
+          assert.equal(code, stop.code, run.output())
+          assert.match(run.output(), stop.said)
           await assertNothingLeft(run.output(), engine)
           assert.doesNotMatch(run.output(), /bench:scale: 1,500 tasks/, 'the second size did not start')
         } finally {
