@@ -328,7 +328,7 @@ for (const engine of testEngines()) {
         how: 'when it is killed outright (SIGKILL), through its reaper',
         send: (run: Run) => run.child.kill('SIGKILL'),
         code: null,
-        said: /SIGTERM: stopping everything it started[^]*bench \(reaper\): stopped the run at 300 tasks \(pid \d+\)/,
+        said: /SIGTERM: stopping everything it started[\s\S]*bench \(reaper\): stopped the run at 300 tasks \(pid \d+\)/,
       },
     ]
     for (const stop of stops) {
