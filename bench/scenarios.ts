@@ -116,7 +116,8 @@ function requestsOf(f: Fixtures, pick: () => Kind): Request[] {
 export const serviceScenarios: Record<
   string,
   {
-    title: string /** Sends PATCHes: the pool is topped up before each of its loads. */
+    title: string
+    /** Sends PATCHes: the pool is topped up before each of its loads. */
     patches: boolean
     kinds: (f: Fixtures) => Request[]
   }

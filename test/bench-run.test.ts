@@ -58,6 +58,14 @@ async function serviceMeasured(run: Run) {
   }
 }
 
+/** Once the run's service has been under load for a moment, `send`s the run a stop; answers its exit code. */
+async function stopUnderLoad(run: Run, send: (run: Run) => void): Promise<number | null> {
+  await serviceMeasured(run)
+  await new Promise((r) => setTimeout(r, 1500))
+  send(run)
+  return run.exited
+}
+
 /** What the run said it started: its temporary directory or schema, and the two servers' pids. */
 function startedBy(output: string) {
   const dir = /engine: SQLite in (\S+)/.exec(output)?.[1]
@@ -205,11 +213,7 @@ for (const engine of testEngines()) {
     it('stops everything it started when interrupted with Ctrl-C', async () => {
       const run = startBench([...SMALL, '--duration', '60', '--only', 'get'], databaseUrl)
       try {
-        // Interrupt once the service is being measured.
-        await serviceMeasured(run)
-        await new Promise((r) => setTimeout(r, 1500))
-        run.child.kill('SIGINT')
-        const code = await run.exited
+        const code = await stopUnderLoad(run, (r) => r.child.kill('SIGINT'))
         assert.equal(code, 130, run.output())
         assert.match(run.output(), /SIGINT: stopping everything it started/)
         await assertNothingLeft(run.output(), engine)
@@ -223,11 +227,9 @@ for (const engine of testEngines()) {
     it('leaves nothing behind when the run itself is killed outright (SIGKILL)', async () => {
       const run = startBench([...SMALL, '--duration', '60', '--only', 'get'], databaseUrl)
       try {
-        await serviceMeasured(run)
-        await new Promise((r) => setTimeout(r, 1500))
-        // The run alone, as the OOM killer would: its servers are not in the signal's way.
-        run.child.kill('SIGKILL')
-        await run.exited // and its reaper has finished: it holds the run's stderr until then
+        // The run alone, as the OOM killer would: its servers are not in the signal's way. Once it
+        // has exited, its reaper has finished too: it holds the run's stderr until then.
+        await stopUnderLoad(run, (r) => r.child.kill('SIGKILL'))
         assert.match(run.output(), /bench \(reaper\): removed \S+tt-bench-/)
         const started = startedBy(run.output())
         assert.match(run.output(), new RegExp(`stopped service \\(pid ${started.servicePid}\\)`))
@@ -349,10 +351,7 @@ for (const engine of testEngines()) {
           'bench/scale.ts',
         )
         try {
-          await serviceMeasured(run)
-          await new Promise((r) => setTimeout(r, 1500))
-          stop.send(run)
-          const code = await run.exited
+          const code = await stopUnderLoad(run, stop.send)
           assert.equal(code, stop.code, run.output())
           assert.match(run.output(), stop.said)
           await assertNothingLeft(run.output(), engine)
