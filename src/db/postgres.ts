@@ -85,6 +85,156 @@ export function statementName(text: string): string | undefined {
  */
 const STALE_PREPARED = new Set(['0A000', '42804', '26000'])
 
+type Parser = (text: string) => unknown
+
+/** pg's wire connection (pg/lib/connection.js), as much of it as PreparedRead drives. */
+interface WireConnection {
+  stream: { cork?: () => void; uncork?: () => void }
+  /** Statement names this connection has parsed (pg's client fills it on ParseComplete), and their texts. */
+  parsedStatements: Record<string, string>
+  /** Statement names whose Parse is on the wire (pg's client clears them on ParseComplete or an error). */
+  submittedNamedStatements: Record<string, string>
+  parse(message: { name: string; text: string }): void
+  bind(message: {
+    statement: string
+    values: readonly unknown[]
+    valueMapper: (value: unknown) => unknown
+  }): void
+  describe(message: { type: 'P'; name: string }): void
+  execute(message: { portal: string }): void
+  sync(): void
+  sendCopyFail(message: string): void
+}
+
+let prepareValue: ((value: unknown) => unknown) | undefined
+/** pg's own mapping of a parameter to its text (Dates, Buffers, arrays, JSON), as its Query binds them. */
+function pgPrepareValue(value: unknown): unknown {
+  prepareValue ??= (require('pg/lib/utils') as { prepareValue: (value: unknown) => unknown }).prepareValue
+  return prepareValue(value)
+}
+
+/**
+ * A named read whose rows come back as arrays of values, run through pg's Submittable hook
+ * (`client.query(submittable)`, the seam pg-cursor uses) instead of pg's Query. Written here
+ * because pg's Query does per execution what does not change between executions of one
+ * prepared statement: it copies its config through property descriptors, asks for the row
+ * description again (Describe), and rebuilds the field parsers and a dictionary-mode row
+ * template from it. Under a PostgreSQL get those took ~8% of the main thread's busy time in
+ * a CPU profile (pg's cloneQueryConfig 3.4%, Result.addFields 4.4%). Here the field parsers
+ * are kept per connection and statement: Describe is sent only with the first execution on a
+ * connection. Without it the server still refuses a prepared statement whose result columns
+ * changed (SQLSTATE 0A000, "cached plan must not change result type"), which the caller treats
+ * as a stale statement (STALE_PREPARED), so cached parsers never read a changed row.
+ * pg's client still does the rest: the queue, the query timeout, errors and ParseComplete.
+ */
+class PreparedRead implements pg.Submittable {
+  readonly #rows: unknown[][] = []
+  #parsers: Parser[] | undefined
+  #failure: Error | undefined
+  #settled = false
+  /** Called once, by pg's client (wrapped in its query timeout) or by this read. */
+  callback: (error: Error | null, rows?: unknown[][]) => void
+
+  /** Read by pg's client: it records the statement as parsed under this name and text. */
+  readonly name: string
+  readonly text: string
+  readonly #values: readonly unknown[]
+  readonly #described: (parsers: Parser[]) => void
+
+  constructor(
+    name: string,
+    text: string,
+    values: readonly unknown[],
+    parsers: Parser[] | undefined,
+    described: (parsers: Parser[]) => void,
+    done: (error: Error | null, rows?: unknown[][]) => void,
+  ) {
+    this.name = name
+    this.text = text
+    this.#values = values
+    this.#described = described
+    this.#parsers = parsers
+    this.callback = (error, rows) => {
+      if (this.#settled) return
+      this.#settled = true
+      done(error, rows)
+    }
+  }
+
+  submit(connection: pg.Connection): void {
+    const wire = connection as unknown as WireConnection
+    // Parse, Bind, Execute and Sync in one write (as pg's Query corks them).
+    wire.stream.cork?.()
+    try {
+      if (
+        wire.parsedStatements[this.name] === undefined &&
+        wire.submittedNamedStatements[this.name] === undefined
+      ) {
+        wire.parse({ name: this.name, text: this.text })
+        wire.submittedNamedStatements[this.name] = this.text
+      }
+      try {
+        wire.bind({ statement: this.name, values: this.#values, valueMapper: pgPrepareValue })
+      } catch (error) {
+        // A value pg cannot send: nothing runs; the failure is answered once the server is ready.
+        this.#failure = error instanceof Error ? error : new Error(String(error))
+        wire.sync()
+        return
+      }
+      if (this.#parsers === undefined) wire.describe({ type: 'P', name: '' })
+      wire.execute({ portal: '' })
+      wire.sync()
+    } finally {
+      wire.stream.uncork?.()
+    }
+  }
+
+  handleRowDescription(message: { fields: { dataTypeID: number; format?: string }[] }): void {
+    this.#parsers = message.fields.map((field) =>
+      serviceTypes.getTypeParser(field.dataTypeID, field.format === 'binary' ? 'binary' : 'text'),
+    ) as Parser[]
+    this.#described(this.#parsers)
+  }
+
+  handleDataRow(message: { fields: (string | null)[] }): void {
+    const parsers = this.#parsers
+    const fields = message.fields
+    if (this.#failure) return
+    if (parsers === undefined || parsers.length !== fields.length) {
+      this.#failure = new Error(`prepared statement ${this.name} answered a row its description does not fit`)
+      return
+    }
+    const row = new Array<unknown>(fields.length)
+    try {
+      for (let i = 0; i < fields.length; i++) {
+        const value = fields[i]
+        row[i] = value === null || value === undefined ? null : (parsers[i] as Parser)(value)
+      }
+    } catch (error) {
+      this.#failure = error instanceof Error ? error : new Error(String(error))
+      return
+    }
+    this.#rows.push(row)
+  }
+
+  handleCommandComplete(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+  handleCopyInResponse(connection: pg.Connection): void {
+    ;(connection as unknown as WireConnection).sendCopyFail('No source stream defined')
+  }
+  handleCopyData(): void {}
+
+  handleError(error: Error): void {
+    this.callback(error)
+  }
+
+  handleReadyForQuery(): void {
+    if (this.#failure) this.callback(this.#failure)
+    else this.callback(null, this.#rows)
+  }
+}
+
 /** A pooled connection as the service uses it: Kysely's client, plus reads answered as value arrays. */
 interface ServiceClient extends PostgresPoolClient {
   /** Runs a read (named like `query` would) and answers its rows as arrays of values (rowMode 'array'). */
@@ -115,6 +265,22 @@ function taggingPool(pool: pg.Pool): ServicePool {
         const query = client.query.bind(client) as PostgresPoolClient['query']
         // Names this connection stopped using: their prepared statement went stale (see STALE_PREPARED).
         const stale = new Set<string>()
+        // Field parsers of the statements PreparedRead has described on this connection, by name.
+        const described = new Map<string, Parser[]>()
+        /** A named read through PreparedRead, its rows as arrays of values. */
+        const preparedRead = (name: string, text: string, values: unknown[]) =>
+          new Promise<{ rows: unknown[][] }>((resolve, reject) => {
+            client.query(
+              new PreparedRead(
+                name,
+                text,
+                values,
+                described.get(name),
+                (parsers) => described.set(name, parsers),
+                (error, rows) => (error ? reject(error) : resolve({ rows: rows ?? [] })),
+              ),
+            )
+          })
         /** Runs `text` under its statement name when it has one, retrying unnamed once the name went stale. */
         const named = <R>(
           text: string,
@@ -124,7 +290,9 @@ function taggingPool(pool: pg.Pool): ServicePool {
           const found = statementName(text)
           const name = found !== undefined && !stale.has(found) ? found : undefined
           if (name === undefined) return undefined
-          const run = client.query({ name, text, values, ...(rowMode ? { rowMode } : {}) }) as Promise<R>
+          const run = (
+            rowMode === 'array' ? preparedRead(name, text, values) : client.query({ name, text, values })
+          ) as Promise<R>
           return run.catch((error: unknown) => {
             if (!(error instanceof loadPg().DatabaseError) || !STALE_PREPARED.has(error.code ?? ''))
               throw tagTransportFailure(error)
