@@ -296,7 +296,7 @@ async function main(): Promise<void> {
   const floorHwmMb = highWaterRss(floor.pid)
   await service.stop()
   await floor.stop()
-  const engineVersion = await engineVersionOf(databaseUrl, dir)
+  const engineVersion = await engineVersionOf(databaseUrl)
 
   const list = checks(rows, serviceHwmMb)
   say('')
@@ -386,7 +386,7 @@ async function memoryOf(base: string): Promise<Record<string, number>> {
 
 const rounded = (n: number | undefined) => (n === undefined ? undefined : Number(n.toFixed(4)))
 
-async function engineVersionOf(databaseUrl: string | undefined, _dir: string): Promise<string> {
+async function engineVersionOf(databaseUrl: string | undefined): Promise<string> {
   if (!databaseUrl) {
     const { DatabaseSync } = await import('node:sqlite')
     const db = new DatabaseSync(':memory:')
