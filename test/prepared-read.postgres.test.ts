@@ -3,10 +3,12 @@
 // execution on a connection and its field parsers are kept. These are the ways that could go
 // wrong: a repeat read parsed differently from the first, a column whose type changed read with
 // the old parser, and a failed read (the server's error, a value pg cannot send) leaving its
-// connection unusable. One connection throughout (poolMax 1), in a schema of its own.
+// connection unusable, and a connection the server ended (its FATAL error arrives before the
+// socket closes) handed out again to fail the next request too. One connection throughout
+// (poolMax 1), in a schema of its own.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { CompiledQuery } from 'kysely'
+import { CompiledQuery, Kysely, sql } from 'kysely'
 import type pg from 'pg'
 import { type OpenedPostgres, openPostgres, statementName } from '../src/db/postgres.ts'
 
@@ -82,6 +84,30 @@ describe('prepared reads as values (postgres)', () => {
     await assert.rejects(read(text, [0]), (e: { code?: string }) => e.code === '22012')
     assert.deepEqual(await read(text, [1]), [[1]], 'the same statement again')
     assert.deepEqual(await read('SELECT label FROM items WHERE id = $1', [3]), [['three']])
+  })
+
+  it('fails a read whose connection is lost while it runs, and the next read gets a new one', async () => {
+    const [[pid]] = (await read('SELECT pg_backend_pid() /* lost */')) as [[number]]
+    // Its failure may come before the terminating query's answer: watched from the start.
+    const failed = assert.rejects(read('SELECT pg_sleep($1) /* lost */', [5]))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await admin.pool.query('SELECT pg_terminate_backend($1)', [pid])
+    await failed
+    const [[next]] = (await read('SELECT pg_backend_pid() /* lost */')) as [[number]]
+    assert.notEqual(next, pid, 'a new connection')
+    assert.deepEqual(await read('SELECT label FROM items WHERE id = $1', [3]), [['three']])
+  })
+
+  it("drops a connection lost under one of Kysely's queries too", async () => {
+    const db = new Kysely<Record<string, never>>({ dialect: opened.dialect })
+    const pidOf = async () =>
+      Number((await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(db)).rows[0]?.pid)
+    const pid = await pidOf()
+    const failed = assert.rejects(sql`SELECT pg_sleep(5) /* lost under kysely */`.execute(db))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await admin.pool.query('SELECT pg_terminate_backend($1)', [pid])
+    await failed
+    assert.notEqual(await pidOf(), pid, 'a new connection')
   })
 
   it('refuses a value pg cannot send and keeps the connection', async () => {

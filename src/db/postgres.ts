@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module'
 import { type CompiledQuery, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely'
 import type pg from 'pg'
-import { DatabaseUnavailableError } from './errors.ts'
+import { DatabaseUnavailableError, isDatabaseUnavailable } from './errors.ts'
 
 const require = createRequire(import.meta.url)
 let pgModule: typeof pg | undefined
@@ -107,7 +107,11 @@ interface WireConnection {
 }
 
 let prepareValue: ((value: unknown) => unknown) | undefined
-/** pg's own mapping of a parameter to its text (Dates, Buffers, arrays, JSON), as its Query binds them. */
+/**
+ * pg's own mapping of a parameter to its text (Dates, Buffers, arrays, JSON). Called with the value
+ * alone: pg-protocol's serializer passes (value, index), and pg's prepareValue would take the index
+ * for its `seen` list.
+ */
 function pgPrepareValue(value: unknown): unknown {
   prepareValue ??= (require('pg/lib/utils') as { prepareValue: (value: unknown) => unknown }).prepareValue
   return prepareValue(value)
@@ -121,11 +125,14 @@ function pgPrepareValue(value: unknown): unknown {
  * description again (Describe), and rebuilds the field parsers and a dictionary-mode row
  * template from it. Under a PostgreSQL get those took ~8% of the main thread's busy time in
  * a CPU profile (pg's cloneQueryConfig 3.4%, Result.addFields 4.4%). Here the field parsers
- * are kept per connection and statement: Describe is sent only with the first execution on a
- * connection. Without it the server still refuses a prepared statement whose result columns
+ * are kept per connection and statement: Describe is sent until a row description has come
+ * back on the connection, and not after. Without it the server still refuses a prepared statement whose result columns
  * changed (SQLSTATE 0A000, "cached plan must not change result type"), which the caller treats
  * as a stale statement (STALE_PREPARED), so cached parsers never read a changed row.
  * pg's client still does the rest: the queue, the query timeout, errors and ParseComplete.
+ * It reads with the service's types (serviceTypes), in text format: a client's setTypeParser or
+ * pg.defaults.binary would not reach it, and pg refuses custom Submittables on a client in
+ * pipeline mode. The service uses none of the three.
  */
 class PreparedRead implements pg.Submittable {
   readonly #rows: unknown[][] = []
@@ -163,7 +170,7 @@ class PreparedRead implements pg.Submittable {
 
   submit(connection: pg.Connection): void {
     const wire = connection as unknown as WireConnection
-    // Parse, Bind, Execute and Sync in one write (as pg's Query corks them).
+    // Parse, Bind, Describe, Execute and Sync, those that are needed, in one write (as pg's Query corks them).
     wire.stream.cork?.()
     try {
       if (
@@ -176,7 +183,8 @@ class PreparedRead implements pg.Submittable {
       try {
         wire.bind({ statement: this.name, values: this.#values, valueMapper: pgPrepareValue })
       } catch (error) {
-        // A value pg cannot send: nothing runs; the failure is answered once the server is ready.
+        // A value pg cannot send: the serializer wrote none of the Bind, so the statement does not
+        // run (a Parse already written still does); the failure is answered once the server is ready.
         this.#failure = error instanceof Error ? error : new Error(String(error))
         wire.sync()
         return
@@ -262,6 +270,19 @@ function taggingPool(pool: pg.Pool): ServicePool {
         // client (between statements of a transaction) would otherwise be an uncaught exception.
         // The loss still surfaces: the next query on it fails, and the pool drops it on release.
         client.on('error', () => {})
+        // Set once a query failed because this connection is gone or going (see `failure`).
+        let lost = false
+        /**
+         * A query's error, tagged (tagTransportFailure). One that says the connection is gone or
+         * going (isDatabaseUnavailable: the server's FATAL 57P01 arrives before its socket closes;
+         * a read timeout leaves the statement running) marks the connection lost, and release then
+         * has the pool drop it: handed out again, it failed the next request too.
+         */
+        const failure = (error: unknown): unknown => {
+          const tagged = tagTransportFailure(error)
+          if (isDatabaseUnavailable(tagged)) lost = true
+          return tagged
+        }
         const query = client.query.bind(client) as PostgresPoolClient['query']
         // Names this connection stopped using: their prepared statement went stale (see STALE_PREPARED).
         const stale = new Set<string>()
@@ -295,13 +316,14 @@ function taggingPool(pool: pg.Pool): ServicePool {
           ) as Promise<R>
           return run.catch((error: unknown) => {
             if (!(error instanceof loadPg().DatabaseError) || !STALE_PREPARED.has(error.code ?? ''))
-              throw tagTransportFailure(error)
+              throw failure(error)
             // Prepared before a migration changed what it reads or writes: this connection stops
             // using the name and the statement runs again, planned afresh. Inside a transaction
             // the failure has already aborted it, so the retry fails and the first error stands.
             stale.add(name)
             const again = client.query({ text, values, ...(rowMode ? { rowMode } : {}) }) as Promise<R>
-            return again.catch(() => {
+            return again.catch((retryError: unknown) => {
+              failure(retryError)
               throw error
             })
           })
@@ -315,7 +337,7 @@ function taggingPool(pool: pg.Pool): ServicePool {
             // Cursor queries (streaming) return a cursor object, not a promise: pass them through.
             return result instanceof Promise
               ? result.catch((error: unknown) => {
-                  throw tagTransportFailure(error)
+                  throw failure(error)
                 })
               : result
           }) as PostgresPoolClient['query'],
@@ -323,11 +345,11 @@ function taggingPool(pool: pg.Pool): ServicePool {
             const params = values as unknown[] // pg only reads them
             const result = (named<pg.QueryArrayResult>(text, params, 'array') ??
               client.query({ text, values: params, rowMode: 'array' }).catch((error: unknown) => {
-                throw tagTransportFailure(error)
+                throw failure(error)
               })) as Promise<pg.QueryArrayResult>
             return (await result).rows
           },
-          release: () => client.release(),
+          release: () => client.release(lost ? new Error('the connection was lost') : undefined),
         }
         wrapped.set(client, facade)
       }
