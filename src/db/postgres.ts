@@ -126,9 +126,10 @@ function pgPrepareValue(value: unknown): unknown {
  * template from it. Under a PostgreSQL get those took ~8% of the main thread's busy time in
  * a CPU profile (pg's cloneQueryConfig 3.4%, Result.addFields 4.4%). Here the field parsers
  * are kept per connection and statement: Describe is sent until a row description has come
- * back on the connection, and not after. Without it the server still refuses a prepared statement whose result columns
- * changed (SQLSTATE 0A000, "cached plan must not change result type"), which the caller treats
- * as a stale statement (STALE_PREPARED), so cached parsers never read a changed row.
+ * back on the connection, and not after. Without it the server still refuses a prepared
+ * statement whose result columns changed (SQLSTATE 0A000, "cached plan must not change result
+ * type"), which the caller treats as a stale statement (STALE_PREPARED), so cached parsers
+ * never read a changed row.
  * pg's client still does the rest: the queue, the query timeout, errors and ParseComplete.
  * It reads with the service's types (serviceTypes), in text format: a client's setTypeParser or
  * pg.defaults.binary would not reach it, and pg refuses custom Submittables on a client in
@@ -216,7 +217,7 @@ class PreparedRead implements pg.Submittable {
     try {
       for (let i = 0; i < fields.length; i++) {
         const value = fields[i]
-        row[i] = value === null || value === undefined ? null : (parsers[i] as Parser)(value)
+        row[i] = value == null ? null : (parsers[i] as Parser)(value)
       }
     } catch (error) {
       this.#failure = error instanceof Error ? error : new Error(String(error))
@@ -268,7 +269,8 @@ function taggingPool(pool: pg.Pool): ServicePool {
       if (!facade) {
         // pg-pool listens for errors only on idle clients; a connection lost while Kysely holds the
         // client (between statements of a transaction) would otherwise be an uncaught exception.
-        // The loss still surfaces: the next query on it fails, and the pool drops it on release.
+        // The loss still surfaces: the next query on it fails, which marks it lost (`failure`), and
+        // the pool drops it on release.
         client.on('error', () => {})
         // Set once a query failed because this connection is gone or going (see `failure`).
         let lost = false
