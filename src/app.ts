@@ -170,9 +170,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       audit,
     })
     const idempotency = new IdempotencyService({ database, clock, ttlHours: config.IDEMPOTENCY_TTL_HOURS })
+    const searchCache = database.searchCache
     const metrics = new Metrics({
       poolStats: () => database.poolStats(),
       offThreadPending: database.offThreadPending?.bind(database),
+      searchResults: searchCache && (() => searchCache.results.counts),
     })
     events.registerMetrics(metrics.registry)
 

@@ -1,9 +1,10 @@
 // The storage seam: opens the configured engine and hands out one Kysely
 // instance typed by Schema. Services and repositories only see `Database`.
-import { type CompiledQuery, Kysely, type RawBuilder, sql, type Transaction } from 'kysely'
+import { CompiledQuery, Kysely, type RawBuilder, sql, type Transaction } from 'kysely'
 import type { Config } from '../config.ts'
 import { GroupCommit } from './group-commit.ts'
 import { openPostgres } from './postgres.ts'
+import { ResultCache } from './result-cache.ts'
 import type { Schema } from './schema.ts'
 import { openSqlite } from './sqlite.ts'
 import { SqliteReaderPool } from './sqlite-reader.ts'
@@ -59,6 +60,18 @@ export function rowValues(rows: readonly unknown[]): unknown[][] {
   return rows.map((row) => Object.values(row as Record<string, unknown>))
 }
 
+/**
+ * Full-text search results kept until the data changes (result-cache.ts), with the version that
+ * says whether it has: read it before the search, look the search up under it, and store what the
+ * database answered under that same version.
+ */
+export interface SearchCache {
+  /** Each search's result in the form its caller keeps (tasks/list-repository.ts), by what it asked. */
+  results: ResultCache<unknown>
+  /** The data's version now; undefined when it cannot be told now, and then nothing is looked up or stored. */
+  version(): unknown | Promise<unknown>
+}
+
 /** Anything a repository can run a query on: the database or an open transaction. */
 export type Executor = Kysely<Schema> | Transaction<Schema>
 
@@ -107,7 +120,26 @@ export interface Database {
   readValues?: ReadValues
   /** Reads queued or running off the main thread, for /metrics (present with readOffThread). */
   offThreadPending?(): number
+  /** Full-text searches answered without the database while it has not changed; absent when SEARCH_CACHE_MB is 0. */
+  searchCache?: SearchCache
 }
+
+/**
+ * SQLite's version for the search cache, read on the writer connection (readNow, so undefined
+ * while a transaction is open there): how many rows that connection has ever changed, triggers
+ * included, and `PRAGMA data_version`, which changes when another connection (another process,
+ * say) commits. Outside a transaction every change this connection made is committed, and every
+ * later commit changes one of the two.
+ */
+const SQLITE_VERSION = CompiledQuery.raw(
+  'SELECT total_changes(), (SELECT data_version FROM pragma_data_version)',
+)
+/**
+ * PostgreSQL's: the current snapshot (xmin, xmax and the transactions in progress), cluster-wide.
+ * Any transaction's commit changes it for good: xmax only grows, and a transaction in progress
+ * leaves the list when it ends and never returns to it.
+ */
+const POSTGRES_VERSION = CompiledQuery.raw('SELECT pg_current_snapshot()::text')
 
 export function openDatabase(config: Config): Database {
   if (config.DATABASE_URL) {
@@ -122,6 +154,7 @@ export function openDatabase(config: Config): Database {
       db,
       engine: 'postgres',
       readValues,
+      searchCache: searchCacheOf(config, async () => (await readValues(POSTGRES_VERSION))[0]?.[0]),
       async ping() {
         await pool.query('select 1')
       },
@@ -142,6 +175,10 @@ export function openDatabase(config: Config): Database {
     readOffThread: (queries) => reader.read(queries),
     readNow: (query) => connection.readNow(query.sql, query.parameters),
     offThreadPending: () => reader.pending,
+    searchCache: searchCacheOf(config, () => {
+      const row = connection.readNow(SQLITE_VERSION.sql, SQLITE_VERSION.parameters)?.[0]
+      return row ? `${row[0]}:${row[1]}` : undefined
+    }),
     async ping() {
       raw.prepare('select 1').get()
     },
@@ -151,6 +188,11 @@ export function openDatabase(config: Config): Database {
       await db.destroy()
     },
   }
+}
+
+function searchCacheOf(config: Config, version: SearchCache['version']): SearchCache | undefined {
+  if (config.SEARCH_CACHE_MB === 0) return undefined
+  return { results: new ResultCache(config.SEARCH_CACHE_MB * 1_048_576), version }
 }
 
 /**

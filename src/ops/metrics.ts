@@ -23,6 +23,7 @@ export class Metrics {
     deps: {
       poolStats?: () => { total: number; idle: number; waiting: number } | undefined
       offThreadPending?: () => number
+      searchResults?: () => { hits: number; misses: number }
     } = {},
   ) {
     collectDefaultMetrics({ register: this.registry })
@@ -34,6 +35,22 @@ export class Metrics {
         registers: [this.registry],
         collect() {
           this.set(offThreadPending())
+        },
+      })
+    }
+    const searchResults = deps.searchResults
+    if (searchResults) {
+      // Counted by the cache itself; a scrape copies its counts.
+      new Counter({
+        name: 'db_search_results_total',
+        help: 'Full-text searches by whether the result cache answered them (hit) or the database did (miss), see src/db/result-cache.ts',
+        labelNames: ['result'] as const,
+        registers: [this.registry],
+        collect() {
+          const { hits, misses } = searchResults()
+          this.reset()
+          this.inc({ result: 'hit' }, hits)
+          this.inc({ result: 'miss' }, misses)
         },
       })
     }

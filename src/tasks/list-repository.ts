@@ -10,6 +10,7 @@ import {
   type ReadNow,
   type ReadValues,
   rowValues,
+  type SearchCache,
 } from '../db/database.ts'
 import type { ListPlan, Position, SortKey, TaskFilter } from './list-query.ts'
 import type { Task } from './model.ts'
@@ -353,15 +354,41 @@ export interface ListReads {
   now?: ReadNow
   /** Every other listing's count and page, as values on a pooled connection (PostgreSQL). */
   values?: ReadValues
+  /** Searches answered again without the database while it has not changed. */
+  searches?: SearchCache
 }
 
-export async function listTasks(
+/**
+ * What a caller makes of a page, named: a search's result is kept in that form (see runList), so a
+ * search asked again skips building it too. `make` must depend on nothing but the page and what
+ * listTasksAs keys a listing by (engine, plan, viewer).
+ */
+export interface PageForm<R> {
+  name: string
+  make(page: TaskPage): R
+}
+
+export const AS_PAGE: PageForm<TaskPage> = { name: 'page', make: (page) => page }
+
+export function listTasks(
   db: Executor,
   engine: Engine,
   plan: ListPlan,
   viewer: ListViewer,
   reads: ListReads = {},
 ): Promise<TaskPage> {
+  return listTasksAs(db, engine, plan, viewer, reads, AS_PAGE)
+}
+
+/** As listTasks, answering `form.make(page)`. */
+export async function listTasksAs<R>(
+  db: Executor,
+  engine: Engine,
+  plan: ListPlan,
+  viewer: ListViewer,
+  reads: ListReads,
+  form: PageForm<R>,
+): Promise<R> {
   const key = JSON.stringify([engine, viewer.userId, viewer.seesAllDeleted, plan])
   let compiled = compiledLists.get(key)
   if (compiled === undefined) {
@@ -372,11 +399,43 @@ export async function listTasks(
     }
     compiledLists.set(key, compiled)
   }
-  return runList(db, compiled, reads)
+  return runList(db, compiled, key, reads, form)
 }
 
-async function runList(db: Executor, c: CompiledList, reads: ListReads): Promise<TaskPage> {
-  if (c.kind === 'empty') return { items: [], total: 0, next: undefined }
+async function runList<R>(
+  db: Executor,
+  c: CompiledList,
+  key: string,
+  reads: ListReads,
+  form: PageForm<R>,
+): Promise<R> {
+  if (c.kind === 'empty') return form.make({ items: [], total: 0, next: undefined })
+  const searches = c.search ? reads.searches : undefined
+  if (!searches) return form.make(pageOf(c, await readList(db, c, reads)))
+  // A search asked again of unchanged data is answered from the cache (db/result-cache.ts), in
+  // the caller's form: the version is read first, and what the database then answers is stored
+  // under it.
+  const version = await searches.version()
+  if (version === undefined) return form.make(pageOf(c, await readList(db, c, reads)))
+  const formKey = `${form.name}\n${key}`
+  const cached = searches.results.get(version, formKey)
+  if (cached !== undefined) return cached as R
+  const made = form.make(pageOf(c, await readList(db, c, reads)))
+  searches.results.set(version, formKey, made)
+  return made
+}
+
+/** A listing's rows (as ReadNow's) and page.total, as the database answers them. */
+interface ListRows {
+  rows: unknown[][]
+  total: number
+}
+
+async function readList(
+  db: Executor,
+  c: Extract<CompiledList, { kind: 'page' }>,
+  reads: ListReads,
+): Promise<ListRows> {
   const { offThread: readOffThread, now: readNow, values: readValues } = reads
   // One query at once where the engine can (readNow answers undefined while a transaction holds
   // the connection), else as values on a pooled connection, else through `db`. Rows are arrays
@@ -386,27 +445,25 @@ async function runList(db: Executor, c: CompiledList, reads: ListReads): Promise
     readNow?.(query) ??
     (readValues ? await readValues(query) : rowValues((await db.executeQuery(query)).rows))
   const totalOf = (rows: unknown[][]) => Number(rows[0]?.[0] ?? 0)
-  let total: number
-  let rows: unknown[][]
   if (c.search && readOffThread) {
-    if (typeof c.count === 'number') {
-      total = c.count
-      rows = rowValues((await readOffThread([c.page]))[0] ?? [])
-    } else {
-      const [countRows, pageRows] = await readOffThread([c.count, c.page])
-      total = totalOf(rowValues(countRows ?? []))
-      rows = rowValues(pageRows ?? [])
-    }
-  } else if (c.totalInPage && typeof c.count !== 'number') {
-    rows = await read(c.page)
-    // An empty page has no row to carry the total (past the end, or nothing matches): count alone.
-    total = totalOf(rows.length > 0 ? rows : await read(c.count))
-  } else {
-    total = typeof c.count === 'number' ? c.count : totalOf(await read(c.count))
-    // Nothing matches: there is no page to read. Over a filter no index leads with in the page's
-    // order (a priority, a due range), the page query would walk every task to find none.
-    rows = total === 0 ? [] : await read(c.page)
+    if (typeof c.count === 'number')
+      return { total: c.count, rows: rowValues((await readOffThread([c.page]))[0] ?? []) }
+    const [countRows, pageRows] = await readOffThread([c.count, c.page])
+    return { total: totalOf(rowValues(countRows ?? [])), rows: rowValues(pageRows ?? []) }
   }
+  if (c.totalInPage && typeof c.count !== 'number') {
+    const rows = await read(c.page)
+    // An empty page has no row to carry the total (past the end, or nothing matches): count alone.
+    return { rows, total: totalOf(rows.length > 0 ? rows : await read(c.count)) }
+  }
+  const total = typeof c.count === 'number' ? c.count : totalOf(await read(c.count))
+  // Nothing matches: there is no page to read. Over a filter no index leads with in the page's
+  // order (a priority, a due range), the page query would walk every task to find none.
+  return { total, rows: total === 0 ? [] : await read(c.page) }
+}
+
+/** The page a listing's rows make: its tasks, page.total and the next position. */
+function pageOf(c: Extract<CompiledList, { kind: 'page' }>, { rows, total }: ListRows): TaskPage {
   const at = c.totalInPage ? 1 : 0
   const pageRows = rows.length > c.limit ? rows.slice(0, c.limit) : rows
   const last = pageRows[pageRows.length - 1]

@@ -7,7 +7,8 @@ import { ifNoneMatchHits } from '../conditional.ts'
 import { errorResponses, NoContent } from '../http/schemas.ts'
 import type { IdempotencyService } from '../idempotency/service.ts'
 import { requestFingerprint } from '../idempotency/service.ts'
-import { encodeCursor, parseListQuery } from './list-query.ts'
+import { encodeCursor, type ListPlan, parseListQuery } from './list-query.ts'
+import type { PageForm } from './list-repository.ts'
 import { type Task, taskEtag } from './model.ts'
 import {
   ConditionalHeaders,
@@ -70,6 +71,29 @@ function listEtag(
   for (const item of items) parts += `|${item.id}.${item.version}`
   return `W/"${hash('sha1', parts, 'base64url')}"`
 }
+
+/** A listing as GET /v1/tasks sends it. */
+interface SentListing {
+  etag: string
+  /** The UTF-8 body: a search kept in this form (see TaskService.listAs) is not encoded again. */
+  body: Buffer
+  /** The Link header (rel="next"), when there is a next page. */
+  link: string | undefined
+}
+
+/** How GET /v1/tasks makes a page into what it sends; a function of the plan and the page alone. */
+const listingOf = (plan: ListPlan): PageForm<SentListing> => ({
+  name: 'v1-json',
+  make(page) {
+    const nextCursor = page.next ? encodeCursor(plan, page.next) : null
+    const pageFields = { limit: plan.limit, offset: plan.offset, total: page.total, nextCursor }
+    return {
+      etag: listEtag(page.items, pageFields),
+      body: Buffer.from(JSON.stringify({ items: page.items, page: pageFields })),
+      link: nextCursor ? `</v1/tasks?cursor=${nextCursor}&limit=${plan.limit}>; rel="next"` : undefined,
+    }
+  },
+})
 
 export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyService }) {
   const { tasks, idempotency } = deps
@@ -144,18 +168,13 @@ export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyS
       async (request, reply) => {
         const principal = principalOf(request)
         const plan = parseListQuery(request.query, principal.userId)
-        const page = await tasks.list(principal, plan)
-        const nextCursor = page.next ? encodeCursor(plan, page.next) : null
-        if (nextCursor)
-          reply.header('link', `</v1/tasks?cursor=${nextCursor}&limit=${plan.limit}>; rel="next"`)
-        const pageFields = { limit: plan.limit, offset: plan.offset, total: page.total, nextCursor }
-        const etag = listEtag(page.items, pageFields)
-        reply.header('etag', etag).header('cache-control', REVALIDATE)
+        const sent = await tasks.listAs(principal, plan, listingOf(plan))
+        if (sent.link) reply.header('link', sent.link)
+        reply.header('etag', sent.etag).header('cache-control', REVALIDATE)
         const inm = request.headers['if-none-match']
-        if (inm !== undefined && ifNoneMatchHits(inm, etag)) return (reply as FastifyReply).code(304).send()
-        return (reply as FastifyReply)
-          .type(JSON_UTF8)
-          .send(JSON.stringify({ items: page.items, page: pageFields }))
+        if (inm !== undefined && ifNoneMatchHits(inm, sent.etag))
+          return (reply as FastifyReply).code(304).send()
+        return (reply as FastifyReply).type(JSON_UTF8).send(sent.body)
       },
     )
 

@@ -9,7 +9,7 @@ import type { EventRecorder } from '../events/recorder.ts'
 import { uuidv7 } from '../ids.ts'
 import type { Clock } from '../time.ts'
 import type { ListPlan } from './list-query.ts'
-import { type ListReads, listTasks, type TaskPage } from './list-repository.ts'
+import { AS_PAGE, type ListReads, listTasksAs, type PageForm, type TaskPage } from './list-repository.ts'
 import {
   changedFields,
   normaliseTaskInput,
@@ -67,6 +67,7 @@ export class TaskService {
       offThread: deps.database.readOffThread?.bind(deps.database),
       now: deps.database.readNow?.bind(deps.database),
       values: deps.database.readValues?.bind(deps.database),
+      searches: deps.database.searchCache,
     }
   }
 
@@ -111,9 +112,14 @@ export class TaskService {
   }
 
   list(principal: Principal, plan: ListPlan): Promise<TaskPage> {
+    return this.listAs(principal, plan, AS_PAGE)
+  }
+
+  /** As list, answering `form.make(page)`; a search's is kept for the next time (see listTasksAs). */
+  listAs<R>(principal: Principal, plan: ListPlan, form: PageForm<R>): Promise<R> {
     const { db, engine } = this.#database
     const viewer = { userId: principal.userId, seesAllDeleted: canSeeAllDeleted(principal) }
-    return listTasks(db, engine, plan, viewer, this.#reads)
+    return listTasksAs(db, engine, plan, viewer, this.#reads, form)
   }
 
   async update(principal: Principal, id: string, input: TaskInput, pre: Preconditions): Promise<Task> {
