@@ -34,12 +34,7 @@ export const ConfigSchema = Type.Object({
     16,
     'SQLite: threads for full-text searches, each started when the ones before are all busy',
   ),
-  SEARCH_CACHE_MB: Int(
-    2,
-    0,
-    1024,
-    'Full-text search results kept until the data changes: MiB for each SQLite search thread, or for the process on PostgreSQL (0 = off)',
-  ),
+  SEARCH_CACHE_MB: Int(2, 0, 1024, 'MiB of full-text search results kept until the data changes (0 = off)'),
   REDIS_URL: Type.Optional(
     Type.String({ pattern: '^rediss?://', description: 'redis://… for shared limits and fan-out' }),
   ),

@@ -142,7 +142,9 @@ export const ListTasksQuery = Type.Object(
           'Without `sort`, best match first (BM25 on SQLite, ts_rank on PostgreSQL); equally ranked tasks ' +
           'keep creation order, and pages advance by position. Accents are ignored on SQLite only. ' +
           'On SQLite searches run on threads of their own (SEARCH_THREADS, default 2); past 64 waiting ' +
-          'there, a search answers 503 SERVICE_UNAVAILABLE with Retry-After: 1.',
+          'there, a search answers 503 SERVICE_UNAVAILABLE with Retry-After: 1. A search asked again while ' +
+          'nothing has been committed since is answered from a cache of recent results (SEARCH_CACHE_MB); ' +
+          'it never answers from data older than the last commit before the request.',
       }),
     ),
     sort: Type.Optional(
