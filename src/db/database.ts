@@ -69,7 +69,7 @@ export interface SearchCache {
   /** Each search's result in the form its caller keeps (tasks/list-repository.ts), by what it asked. */
   results: ResultCache<unknown>
   /** The data's version now; undefined when it cannot be told now, and then nothing is looked up or stored. */
-  version(): unknown | Promise<unknown>
+  version(): string | undefined | Promise<string | undefined>
 }
 
 /** Anything a repository can run a query on: the database or an open transaction. */
@@ -126,10 +126,13 @@ export interface Database {
 
 /**
  * SQLite's version for the search cache, read on the writer connection (readNow, so undefined
- * while a transaction is open there): how many rows that connection has ever changed, triggers
- * included, and `PRAGMA data_version`, which changes when another connection (another process,
- * say) commits. Outside a transaction every change this connection made is committed, and every
- * later commit changes one of the two.
+ * while a transaction is open there): how many rows that connection has ever changed (triggers
+ * included, rolled-back changes too, which only costs a miss), and `PRAGMA data_version`, which
+ * changes when another connection (the CLI, another process) has committed. Outside a
+ * transaction nothing this connection changed is uncommitted, and every later commit changes one
+ * of the two before it is acknowledged. It holds only while nothing keeps a statement open on the
+ * writer connection between requests (every read there runs to completion: `all`, `run`, never a
+ * stream), since data_version moves only when a read begins.
  */
 const SQLITE_VERSION = CompiledQuery.raw(
   'SELECT total_changes(), (SELECT data_version FROM pragma_data_version)',
@@ -137,7 +140,9 @@ const SQLITE_VERSION = CompiledQuery.raw(
 /**
  * PostgreSQL's: the current snapshot (xmin, xmax and the transactions in progress), cluster-wide.
  * Any transaction's commit changes it for good: xmax only grows, and a transaction in progress
- * leaves the list when it ends and never returns to it.
+ * leaves the list when it ends and never returns to it. On a primary only: a hot standby prints
+ * its snapshots without the transactions in progress, so DATABASE_URL must never be a replica
+ * while this cache is on.
  */
 const POSTGRES_VERSION = CompiledQuery.raw('SELECT pg_current_snapshot()::text')
 
@@ -154,7 +159,10 @@ export function openDatabase(config: Config): Database {
       db,
       engine: 'postgres',
       readValues,
-      searchCache: searchCacheOf(config, async () => (await readValues(POSTGRES_VERSION))[0]?.[0]),
+      searchCache: searchCacheOf(config, async () => {
+        const text = (await readValues(POSTGRES_VERSION))[0]?.[0]
+        return typeof text === 'string' ? text : undefined
+      }),
       async ping() {
         await pool.query('select 1')
       },

@@ -14,7 +14,9 @@
 // read is stored under a version that is then already out of date, and is
 // never served. A version may change when nothing a search reads did (any
 // write to any table, and on PostgreSQL any transaction in the cluster): that
-// costs a miss, never a stale answer.
+// costs a miss, never a stale answer. Versions are only compared, never
+// ordered: two requests whose versions arrive out of order make the cache
+// move back to the older one and empty itself twice, which costs misses too.
 //
 // No library fits: an LRU package would still need the version and the size
 // estimate, which are all there is to it besides a Map.
@@ -40,6 +42,9 @@ function sizeOf(value: unknown): number {
   }
   return 8
 }
+
+/** What an entry costs besides its key and value: its Map slot and the record holding its size. */
+const ENTRY_BYTES = 100
 
 export class ResultCache<T> {
   readonly #entries = new Map<string, { value: T; bytes: number }>()
@@ -98,7 +103,7 @@ export class ResultCache<T> {
    */
   set(version: unknown, key: string, value: T): void {
     if (!Object.is(version, this.#version)) return
-    const bytes = sizeOf(value) + sizeOf(key)
+    const bytes = ENTRY_BYTES + sizeOf(value) + sizeOf(key)
     if (bytes > this.#maxEntryBytes) return
     const old = this.#entries.get(key)
     if (old) {

@@ -43,7 +43,7 @@ export class Metrics {
       // Counted by the cache itself; a scrape copies its counts.
       new Counter({
         name: 'db_search_results_total',
-        help: 'Full-text searches by whether the result cache answered them (hit) or the database did (miss), see src/db/result-cache.ts',
+        help: 'Full-text searches looked up in the result cache, by whether it answered them (hit) or the database did (miss); see src/db/result-cache.ts',
         labelNames: ['result'] as const,
         registers: [this.registry],
         collect() {

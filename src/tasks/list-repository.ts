@@ -359,16 +359,18 @@ export interface ListReads {
 }
 
 /**
- * What a caller makes of a page, named: a search's result is kept in that form (see runList), so a
- * search asked again skips building it too. `make` must depend on nothing but the page and what
- * listTasksAs keys a listing by (engine, plan, viewer).
+ * What a caller makes of a page. With a `kept` name, a search's result is kept in that form (see
+ * runList), so a search asked again skips building it too: the name must be unique to the form,
+ * `make` must depend on nothing but the page and what listTasksAs keys a listing by (engine,
+ * plan, viewer), and what it makes is shared by every request it answers, so nobody may change it.
  */
 export interface PageForm<R> {
-  name: string
+  kept: string | undefined
   make(page: TaskPage): R
 }
 
-export const AS_PAGE: PageForm<TaskPage> = { name: 'page', make: (page) => page }
+/** The page as it is: plain objects a caller may change, so never kept. */
+export const AS_PAGE: PageForm<TaskPage> = { kept: undefined, make: (page) => page }
 
 export function listTasks(
   db: Executor,
@@ -410,14 +412,14 @@ async function runList<R>(
   form: PageForm<R>,
 ): Promise<R> {
   if (c.kind === 'empty') return form.make({ items: [], total: 0, next: undefined })
-  const searches = c.search ? reads.searches : undefined
+  const searches = c.search && form.kept !== undefined ? reads.searches : undefined
   if (!searches) return form.make(pageOf(c, await readList(db, c, reads)))
   // A search asked again of unchanged data is answered from the cache (db/result-cache.ts), in
   // the caller's form: the version is read first, and what the database then answers is stored
   // under it.
   const version = await searches.version()
   if (version === undefined) return form.make(pageOf(c, await readList(db, c, reads)))
-  const formKey = `${form.name}\n${key}`
+  const formKey = `${form.kept}\n${key}`
   const cached = searches.results.get(version, formKey)
   if (cached !== undefined) return cached as R
   const made = form.make(pageOf(c, await readList(db, c, reads)))

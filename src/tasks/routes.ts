@@ -81,17 +81,25 @@ interface SentListing {
   link: string | undefined
 }
 
-/** How GET /v1/tasks makes a page into what it sends; a function of the plan and the page alone. */
+const utf8 = new TextEncoder()
+
+/**
+ * How GET /v1/tasks makes a page into what it sends; a function of the plan and the page alone.
+ * The body is encoded into memory of its own (TextEncoder), not with Buffer.from: a small Buffer
+ * is a slice of a shared pool block (64 KiB on Node 24; Buffer.poolSize), and a kept one would hold
+ * the whole block.
+ */
 const listingOf = (plan: ListPlan): PageForm<SentListing> => ({
-  name: 'v1-json',
+  kept: 'v1-json',
   make(page) {
     const nextCursor = page.next ? encodeCursor(plan, page.next) : null
     const pageFields = { limit: plan.limit, offset: plan.offset, total: page.total, nextCursor }
-    return {
+    const bytes = utf8.encode(JSON.stringify({ items: page.items, page: pageFields }))
+    return Object.freeze({
       etag: listEtag(page.items, pageFields),
-      body: Buffer.from(JSON.stringify({ items: page.items, page: pageFields })),
+      body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
       link: nextCursor ? `</v1/tasks?cursor=${nextCursor}&limit=${plan.limit}>; rel="next"` : undefined,
-    }
+    })
   },
 })
 
