@@ -362,11 +362,13 @@ export interface ListReads {
  * What a caller makes of a page. With a `kept` name, a search's result is kept in that form (see
  * runList), so a search asked again skips building it too: the name must be unique to the form,
  * `make` must depend on nothing but the page and what listTasksAs keys a listing by (engine,
- * plan, viewer), and what it makes is shared by every request it answers, so nobody may change it.
+ * plan, viewer), and what is kept is shared by every request it answers, so nobody may change it.
+ * `keep`, when given, turns what `make` made into what is kept (and answered from then on).
  */
 export interface PageForm<R> {
   kept: string | undefined
   make(page: TaskPage): R
+  keep?(made: R): R
 }
 
 /** The page as it is: plain objects a caller may change, so never kept. */
@@ -423,8 +425,9 @@ async function runList<R>(
   const cached = searches.results.get(version, formKey)
   if (cached !== undefined) return cached as R
   const made = form.make(pageOf(c, await readList(db, c, reads)))
-  searches.results.set(version, formKey, made)
-  return made
+  const kept = form.keep ? form.keep(made) : made
+  searches.results.set(version, formKey, kept)
+  return kept
 }
 
 /** A listing's rows (as ReadNow's) and page.total, as the database answers them. */

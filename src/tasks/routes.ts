@@ -75,8 +75,8 @@ function listEtag(
 /** A listing as GET /v1/tasks sends it. */
 interface SentListing {
   etag: string
-  /** The UTF-8 body: a search kept in this form (see TaskService.listAs) is not encoded again. */
-  body: Buffer
+  /** The body: text as made, bytes once kept (see listingOf). */
+  body: string | Buffer
   /** The Link header (rel="next"), when there is a next page. */
   link: string | undefined
 }
@@ -85,21 +85,25 @@ const utf8 = new TextEncoder()
 
 /**
  * How GET /v1/tasks makes a page into what it sends; a function of the plan and the page alone.
- * The body is encoded into memory of its own (TextEncoder), not with Buffer.from: a small Buffer
- * is a slice of a shared pool block (64 KiB on Node 24; Buffer.poolSize), and a kept one would hold
- * the whole block.
+ * A listing is sent as text: Node writes it in one piece with the head. A search kept for the
+ * next time (TaskService.listAs) is kept as its UTF-8 bytes, so a hit is not encoded again, in
+ * memory of its own (TextEncoder), not with Buffer.from: a small Buffer is a slice of a shared
+ * pool block (64 KiB on Node 24; Buffer.poolSize), and a kept one would hold the whole block.
  */
 const listingOf = (plan: ListPlan): PageForm<SentListing> => ({
   kept: 'v1-json',
   make(page) {
     const nextCursor = page.next ? encodeCursor(plan, page.next) : null
     const pageFields = { limit: plan.limit, offset: plan.offset, total: page.total, nextCursor }
-    const bytes = utf8.encode(JSON.stringify({ items: page.items, page: pageFields }))
-    return Object.freeze({
+    return {
       etag: listEtag(page.items, pageFields),
-      body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      body: JSON.stringify({ items: page.items, page: pageFields }),
       link: nextCursor ? `</v1/tasks?cursor=${nextCursor}&limit=${plan.limit}>; rel="next"` : undefined,
-    })
+    }
+  },
+  keep(made) {
+    const bytes = typeof made.body === 'string' ? utf8.encode(made.body) : made.body
+    return Object.freeze({ ...made, body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) })
   },
 })
 
