@@ -12,6 +12,11 @@ export interface Row extends Measured {
   /** For the list: the naive floor's requests/s and service/naive. */
   naiveRps?: number
   naiveRatio?: number
+  /**
+   * Service rows that searched: how many of its searches (warm-up included) the result cache
+   * answered, and how many the database did (`db_search_results_total`).
+   */
+  searchCache?: { hits: number; misses: number }
 }
 
 /** Directus 12.4 with its defaults on this kind of machine (issue 6, §6). */
@@ -134,4 +139,22 @@ export function scaleVerdict(smallP50: number, largeP50: number, limit = 2): Sca
   const high = smallP50 > 0 ? (largeP50 + 1) / smallP50 : Number.POSITIVE_INFINITY
   const verdict = high <= limit ? 'PASS' : low > limit ? 'MISS' : 'UNSURE'
   return { ratio: (largeP50 + 0.5) / (smallP50 + 0.5), low, high, verdict }
+}
+
+/**
+ * One line on how many of each scenario's searches the service's result cache answered, so a
+ * reader can tell a search figure measured on repeated searches from one that ranked every time.
+ * Undefined when no scenario searched (or the service keeps no cache).
+ */
+export function searchCacheText(rows: readonly Row[]): string | undefined {
+  const parts: string[] = []
+  for (const r of rows) {
+    const c = r.searchCache
+    if (!c || c.hits + c.misses === 0) continue
+    const share = (100 * c.hits) / (c.hits + c.misses)
+    parts.push(`${r.scenario} ${fmt(c.hits)} of ${fmt(c.hits + c.misses)} (${fmt(share, 1)}%)`)
+  }
+  return parts.length > 0
+    ? `searches answered by the service's result cache, warm-up included: ${parts.join(', ')}`
+    : undefined
 }

@@ -34,7 +34,7 @@ import {
   type Started,
   startNode,
 } from './processes.ts'
-import { checks, checksText, type Row, table } from './report.ts'
+import { checks, checksText, type Row, searchCacheText, table } from './report.ts'
 import { type Fixtures, floorScenarios, serviceScenarios } from './scenarios.ts'
 import { benchSchemaFor, createBenchSchema, dropBenchSchema } from './schema.ts'
 import { seedPostgres, seedSqlite } from './seed.ts'
@@ -281,8 +281,15 @@ async function main(): Promise<void> {
       },
     })
     say(`  ${jobs.map((j) => j.name).join(', ')}…`)
+    const cacheBefore = await searchCacheOf(service.url)
     const measured = await measure(jobs, jobs.length > 1 ? options.rounds : 1)
     const row = measured[measured.length - 1] as Row
+    const cacheAfter = await searchCacheOf(service.url)
+    if (cacheBefore && cacheAfter)
+      row.searchCache = {
+        hits: cacheAfter.hits - cacheBefore.hits,
+        misses: cacheAfter.misses - cacheBefore.misses,
+      }
     const floorRows = measured.slice(0, -1)
     const sameSql = floorRows.find((r) => r.scenario !== 'floor-naive')
     const naive = floorRows.find((r) => r.scenario === 'floor-naive')
@@ -305,6 +312,8 @@ async function main(): Promise<void> {
   say(
     `service peak RSS ${serviceHwmMb ?? '—'} MB (at the end: ${JSON.stringify(serviceMemory)}), floor peak RSS ${floorHwmMb ?? '—'} MB`,
   )
+  const cacheLine = searchCacheText(rows)
+  if (cacheLine) say(cacheLine)
   say('targets (issue 6):')
   say(checksText(list))
 
@@ -358,6 +367,7 @@ async function main(): Promise<void> {
       ratio: r.ratio,
       naiveRps: r.naiveRps,
       naiveRatio: r.naiveRatio,
+      searchCache: r.searchCache,
       cpuMsPerRequest: rounded(perRequestMs(r.cpuSeconds, r.requests)),
       dbCpuMsPerRequest: rounded(perRequestMs(r.dbCpuSeconds, r.requests)),
     })),
@@ -366,6 +376,18 @@ async function main(): Promise<void> {
   }
   writeFileSync(out, `${JSON.stringify(record, null, 2)}\n`)
   say(`\nwrote ${out}${options.cpuProf ? `; CPU profile in ${profileDir}` : ''}`)
+}
+
+/** The service's search cache counts from /metrics, or undefined when it reports none (SEARCH_CACHE_MB=0). */
+async function searchCacheOf(base: string): Promise<{ hits: number; misses: number } | undefined> {
+  const text = await (await fetch(`${base}/metrics`)).text()
+  const count = (result: string) =>
+    new RegExp(`^db_search_results_total\\{result="${result}"\\} (\\S+)`, 'm').exec(text)?.[1]
+  const hits = count('hit')
+  const misses = count('miss')
+  return hits === undefined || misses === undefined
+    ? undefined
+    : { hits: Number(hits), misses: Number(misses) }
 }
 
 /** The service's own memory figures from /metrics (MB), to tell heap from native memory in the RSS. */

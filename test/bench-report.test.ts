@@ -3,7 +3,7 @@
 // rounded up to read as the target.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { checks, type Row, scaleVerdict } from '../bench/report.ts'
+import { checks, type Row, scaleVerdict, searchCacheText } from '../bench/report.ts'
 
 const row = (scenario: string, fields: Partial<Row>): Row => ({
   scenario,
@@ -56,5 +56,22 @@ describe('bench target checks', () => {
     assert.equal(verdict(12, 10), 'PASS')
     const { ratio, low, high } = scaleVerdict(6, 6)
     assert.ok(low < ratio && ratio < high && Math.abs(ratio - 1) < 1e-9)
+  })
+})
+
+describe('bench search cache line', () => {
+  it("says how many of each scenario's searches the cache answered, and nothing when none searched", () => {
+    assert.equal(
+      searchCacheText([
+        row('get', { searchCache: { hits: 0, misses: 0 } }),
+        row('search', { searchCache: { hits: 9_990, misses: 10 } }),
+        row('mix', { searchCache: { hits: 3, misses: 297 } }),
+      ]),
+      "searches answered by the service's result cache, warm-up included: search 9,990 of 10,000 (99.9%), mix 3 of 300 (1.0%)",
+    )
+    assert.equal(
+      searchCacheText([row('get', {}), row('list', { searchCache: { hits: 0, misses: 0 } })]),
+      undefined,
+    )
   })
 })

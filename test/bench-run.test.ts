@@ -146,7 +146,7 @@ for (const engine of testEngines()) {
         [
           ...SMALL,
           ...['--tasks', '120', '--warmup', '0.5', '--duration', '1'],
-          ...['--only', 'get,list,deep,create,patch', '--out', out],
+          ...['--only', 'get,list,deep,search,create,patch', '--out', out],
         ],
         databaseUrl,
       )
@@ -166,6 +166,7 @@ for (const engine of testEngines()) {
           naiveRatio?: number
           cpuMsPerRequest?: number
           dbCpuMsPerRequest?: number
+          searchCache?: { hits: number; misses: number }
         }[]
         checks: { target: string; ok: boolean }[]
       }
@@ -173,7 +174,7 @@ for (const engine of testEngines()) {
       assert.deepEqual(record.sizes.tasks, 120)
       assert.deepEqual(
         [record.options.rounds, record.options.only],
-        [1, ['get', 'list', 'deep', 'create', 'patch']],
+        [1, ['get', 'list', 'deep', 'search', 'create', 'patch']],
       )
       assert.ok(record.machine.cores >= 1 && record.versions.node)
       const byName = new Map(record.scenarios.map((s) => [s.scenario, s]))
@@ -184,6 +185,7 @@ for (const engine of testEngines()) {
         'floor-list',
         'floor-naive',
         'deep',
+        'search',
         'create',
         'patch',
       ]) {
@@ -201,6 +203,14 @@ for (const engine of testEngines()) {
           assert.ok((row?.dbCpuMsPerRequest ?? 0) > 0, `${name}: no PostgreSQL CPU in ${JSON.stringify(row)}`)
         else assert.equal(row?.dbCpuMsPerRequest, undefined)
       }
+      // Every search was looked up in the service's result cache, and the run says how many it answered.
+      const cache = byName.get('search')?.searchCache
+      assert.ok(cache && cache.hits + cache.misses > 0, JSON.stringify(cache))
+      assert.equal(byName.get('get')?.searchCache?.hits ?? 0, 0)
+      assert.match(
+        run.output(),
+        /searches answered by the service's result cache, warm-up included: search [\d,]+ of [\d,]+/,
+      )
       assert.match(run.output(), /CPU ms\/req/)
       assert.ok((byName.get('get')?.ratio ?? 0) > 0)
       assert.ok((byName.get('list')?.naiveRatio ?? 0) > 0)
