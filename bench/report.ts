@@ -151,7 +151,8 @@ export function searchCacheText(rows: readonly Row[]): string | undefined {
   for (const r of rows) {
     const c = r.searchCache
     if (!c || c.hits + c.misses === 0) continue
-    const share = (100 * c.hits) / (c.hits + c.misses)
+    // Cut, not rounded: 99.96% answered is not all of them.
+    const share = Math.floor((1000 * c.hits) / (c.hits + c.misses)) / 10
     parts.push(`${r.scenario} ${fmt(c.hits)} of ${fmt(c.hits + c.misses)} (${fmt(share, 1)}%)`)
   }
   return parts.length > 0

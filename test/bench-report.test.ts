@@ -66,8 +66,9 @@ describe('bench search cache line', () => {
         row('get', { searchCache: { hits: 0, misses: 0 } }),
         row('search', { searchCache: { hits: 9_990, misses: 10 } }),
         row('mix', { searchCache: { hits: 3, misses: 297 } }),
+        row('deep', { searchCache: { hits: 9_999, misses: 1 } }),
       ]),
-      "searches answered by the service's result cache, warm-up included: search 9,990 of 10,000 (99.9%), mix 3 of 300 (1.0%)",
+      "searches answered by the service's result cache, warm-up included: search 9,990 of 10,000 (99.9%), mix 3 of 300 (1.0%), deep 9,999 of 10,000 (99.9%)",
     )
     assert.equal(
       searchCacheText([row('get', {}), row('list', { searchCache: { hits: 0, misses: 0 } })]),
