@@ -1,10 +1,23 @@
 // Helpers for the authentication suites: admins, API tokens, a second instance on the same database.
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.ts'
-import type { TestApp, TestUser } from './helpers.ts'
+import { registerAndLogin, type TestApp, type TestUser } from './helpers.ts'
 
 export async function makeAdmin(app: FastifyInstance, user: TestUser): Promise<void> {
   await app.database.db.updateTable('users').set({ role: 'admin' }).where('id', '=', user.id).execute()
+}
+
+/** Two users and an admin, registered on `app` at once: the viewers the listing suites compare. */
+export async function twoUsersAndAnAdmin(
+  app: FastifyInstance,
+): Promise<{ me: TestUser; other: TestUser; admin: TestUser }> {
+  const [me, other, admin] = await Promise.all([
+    registerAndLogin(app),
+    registerAndLogin(app),
+    registerAndLogin(app),
+  ])
+  await makeAdmin(app, admin)
+  return { me, other, admin }
 }
 
 export async function createApiToken(

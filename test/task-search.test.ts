@@ -15,15 +15,8 @@ import { uuidv7 } from '../src/ids.ts'
 import { parseListQuery } from '../src/tasks/list-query.ts'
 import { listTasks } from '../src/tasks/list-repository.ts'
 import { purgeTasksDeletedBefore } from '../src/tasks/repository.ts'
-import { makeAdmin } from './auth-support.ts'
-import {
-  buildTestApp,
-  createTask,
-  registerAndLogin,
-  type TestApp,
-  type TestUser,
-  testEngines,
-} from './helpers.ts'
+import { twoUsersAndAnAdmin } from './auth-support.ts'
+import { buildTestApp, createTask, type TestApp, type TestUser, testEngines } from './helpers.ts'
 
 interface ListBody {
   items: { id: string; title: string }[]
@@ -42,12 +35,7 @@ for (const engine of testEngines()) {
 
     before(async () => {
       t = await buildTestApp({}, {}, engine)
-      ;[me, other, admin] = await Promise.all([
-        registerAndLogin(t.app),
-        registerAndLogin(t.app),
-        registerAndLogin(t.app),
-      ])
-      await makeAdmin(t.app, admin)
+      ;({ me, other, admin } = await twoUsersAndAnAdmin(t.app))
     })
     after(() => t.close())
 
