@@ -240,6 +240,11 @@ for (const engine of testEngines()) {
         'cursor=definitely-not-a-cursor',
         `cursor=${Buffer.from(JSON.stringify({ v: 1, f: { deleted: 'exclude' }, s: '-createdAt', p: { after: [{}], id: me.id } })).toString('base64url')}`,
         `cursor=${Buffer.from(JSON.stringify({ v: 1, f: { deleted: 'exclude', ownerId: "' OR 1=1" }, s: null, p: { offset: 0 } })).toString('base64url')}`,
+        // Offsets past what a query's offset takes: 2^53 and 1e21 reached SQL as floats (a 500).
+        ...[2 ** 53, 1e21, 1_000_000_001].map(
+          (offset) =>
+            `cursor=${Buffer.from(JSON.stringify({ v: 1, f: { deleted: 'exclude', q: 'cafe' }, s: null, p: { offset } })).toString('base64url')}`,
+        ),
       ]) {
         const res = await t.app.inject({ method: 'GET', url: `/v1/tasks?${query}`, headers: me.auth })
         assert.equal(res.statusCode, 422, `${query}: ${res.body}`)
@@ -250,6 +255,10 @@ for (const engine of testEngines()) {
       }
       const same = await list(`cursor=${cursor}&status=todo&ownerId=me&limit=2`)
       assert.equal(same.items.length, 2)
+      const farthest = await list(
+        `cursor=${Buffer.from(JSON.stringify({ v: 1, f: { deleted: 'exclude', q: 'cafe' }, s: null, p: { offset: 1_000_000_000 } })).toString('base64url')}`,
+      )
+      assert.deepEqual(farthest.items, [])
     })
 
     it('searches title and description with q, best match first, and pages by relevance', async () => {

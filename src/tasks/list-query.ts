@@ -3,7 +3,7 @@
 import { type ErrorDetail, validationFailed } from '../errors.ts'
 import type { Priority, Status } from './model.ts'
 import { normaliseTimestamp } from './model.ts'
-import { PRIORITIES, SORT_FIELDS, STATUSES } from './schemas.ts'
+import { MAX_OFFSET, PRIORITIES, SORT_FIELDS, STATUSES } from './schemas.ts'
 
 export type SortField = (typeof SORT_FIELDS)[number]
 export interface SortKey {
@@ -154,7 +154,9 @@ function decodeCursor(cursor: string): CursorPayload | undefined {
     if (payload.s !== null && typeof payload.s !== 'string') return undefined
     const p = payload.p as Record<string, unknown>
     const keyset = Array.isArray(p?.after) && typeof p.id === 'string' && UUID.test(p.id)
-    const offset = Number.isInteger(p?.offset) && (p.offset as number) >= 0
+    // A relevance page's cursor holds an offset, bounded as the query parameter is (MAX_OFFSET).
+    const offset =
+      Number.isInteger(p?.offset) && (p.offset as number) >= 0 && (p.offset as number) <= MAX_OFFSET
     if (!keyset && !offset) return undefined
     return payload
   } catch {

@@ -3,6 +3,11 @@ import { Type } from '@sinclair/typebox'
 import { Matching, Nullable, StringEnum } from '../http/schemas.ts'
 
 export const STATUSES = ['todo', 'doing', 'done'] as const
+/**
+ * The largest `offset` a listing takes, as a query parameter or inside a cursor: past 2^53 an
+ * offset is no longer an exact integer, and the engines refuse a float there (a 500).
+ */
+export const MAX_OFFSET = 1_000_000_000
 export const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const
 export const SORT_FIELDS = ['createdAt', 'updatedAt', 'dueAt', 'priority', 'title'] as const
 
@@ -98,10 +103,9 @@ export const ListTasksQuery = Type.Object(
       }),
     ),
     offset: Type.Optional(
-      // A bound keeps huge values (1e20) from reaching SQL as a float, which the engines refuse (500).
       Type.Integer({
         minimum: 0,
-        maximum: 1_000_000_000,
+        maximum: MAX_OFFSET,
         default: 0,
         description: 'Ignored when cursor is given; cursors are the way to page deep lists',
       }),
