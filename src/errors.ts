@@ -58,6 +58,13 @@ export const notFound = (what = 'Resource') => new ApiError('NOT_FOUND', `${what
 export const forbidden = (message = 'You are not allowed to do this') => new ApiError('FORBIDDEN', message)
 export const preconditionFailed = () =>
   new ApiError('PRECONDITION_FAILED', 'If-Match does not match the current version of the resource')
+/**
+ * The detail for a string holding half of a surrogate pair (JSON's `"\ud800"`), which is no
+ * character: stored as UTF-8 it becomes U+FFFD, so what was read back would differ from what
+ * was sent, and two passwords differing there would be one.
+ */
+export const UNPAIRED_SURROGATE = 'must be valid Unicode text (an unpaired surrogate such as \\ud800 is not)'
+
 export const validationFailed = (details: ErrorDetail[], message = 'Request is invalid') =>
   new ApiError('VALIDATION_FAILED', message, { details })
 export const serviceUnavailable = (message = 'Service temporarily unavailable', retryAfterSeconds = 5) =>

@@ -68,6 +68,16 @@ for (const engine of testEngines()) {
           .sort(),
         ['limit', 'offset', 'status'],
       )
+      // Problems only the schema once let through are listed beside the schema's own.
+      const leap = await list('dueBefore=2026-12-31T23:59:60Z&limit=abc&sort=title,-title')
+      assert.equal(leap.statusCode, 422)
+      assert.deepEqual(
+        errorOf(leap)
+          .details?.map((d) => d.field)
+          .sort(),
+        ['dueBefore', 'limit', 'sort'],
+      )
+      assert.equal(errorOf(leap).message, 'Query parameters are invalid')
       const capped = await list('limit=100000000000000000000&offset=0')
       assert.equal(capped.statusCode, 200)
       assert.equal((capped.json() as { page: { limit: number } }).page.limit, 100)

@@ -30,5 +30,28 @@ for (const engine of testEngines()) {
         ['name'],
       )
     })
+
+    it('refuses unpaired surrogates and C1 control characters in names and passwords: 422, nobody registered', async () => {
+      const email = uniqueEmail('text')
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/auth/register',
+        payload: { email, password: 'correct horse \ud800', name: 'a\u0085b\udfff' },
+      })
+      assert.equal(res.statusCode, 422, res.body)
+      assert.deepEqual(
+        errorOf(res)
+          .details?.map((d) => d.field)
+          .sort(),
+        ['name', 'name', 'password'],
+      )
+      assert.equal(errorOf(res).message, 'Request body is invalid')
+      const login = await t.app.inject({
+        method: 'POST',
+        url: '/v1/auth/login',
+        payload: { email, password: 'correct horse \ufffd' },
+      })
+      assert.equal(login.statusCode, 401, login.body)
+    })
   })
 }

@@ -125,7 +125,12 @@ for (const engine of testEngines()) {
       ['blank title', { title: '   ' }, ['title']],
       ['title over 200', { title: 'x'.repeat(201) }, ['title']],
       ['control characters', { title: 'a\u0000b' }, ['title']],
+      ['a C1 control character (U+0085, which trimming keeps)', { title: 'a\u0085b' }, ['title']],
       ['an unpaired surrogate (JSON "\\ud800")', { title: 'x', description: 'a\ud800b' }, ['description']],
+      ['an unpaired surrogate in a tag', { title: 'x', tags: ['ok', 'a\udc00'] }, ['tags.1']],
+      ['NUL in the description', { title: 'x', description: 'a\u0000b' }, ['description']],
+      ['a leap second in dueAt', { title: 'x', dueAt: '2026-12-31T23:59:60Z' }, ['dueAt']],
+      ['a dueAt in year 0', { title: 'x', dueAt: '0000-06-01T00:00:00Z' }, ['dueAt']],
       ['title not a string', { title: 5 }, ['title']],
       ['description over 10,000', { title: 'x', description: 'd'.repeat(10_001) }, ['description']],
       ['bad status and priority', { title: 'x', status: 'open', priority: 'top' }, ['priority', 'status']],
@@ -138,6 +143,11 @@ for (const engine of testEngines()) {
       ['unknown field', { title: 'x', colour: 'red' }, ['colour']],
       ['read-only fields', { title: 'x', id: 'a', ownerId: 'b', version: 3 }, ['id', 'ownerId', 'version']],
       ['everything at once', { title: '', status: 'nope', extra: 1 }, ['extra', 'status', 'title']],
+      [
+        'problems of every kind at once (schema, text, time)',
+        { title: 'a\ud800', description: 'x\u0000', dueAt: '2026-12-31T23:59:60Z', priority: 'zzz', foo: 1 },
+        ['description', 'dueAt', 'foo', 'priority', 'title'],
+      ],
     ]
     for (const [name, body, fields] of invalidBodies) {
       it(`refuses a create with ${name}: 422 naming ${fields.join(', ')}, nothing stored`, async () => {
@@ -224,6 +234,14 @@ for (const engine of testEngines()) {
           .sort(),
         ['tags', 'title'],
       )
+      // A title of one C1 control character: trimming keeps it, so it is not blank, and it is refused.
+      const invisible = await req('PATCH', `/v1/tasks/${task.id}`, alice, { title: '\u0085' })
+      assert.equal(invisible.statusCode, 422)
+      assert.deepEqual(
+        errorOf(invisible).details?.map((d) => d.field),
+        ['title'],
+      )
+      assert.equal((await req('GET', `/v1/tasks/${task.id}`, alice)).json().title, task.title)
     })
 
     it('lets only the owner or an admin change, delete or restore (403 for others)', async () => {

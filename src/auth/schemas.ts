@@ -6,7 +6,7 @@ import { SCOPES } from './scopes.ts'
 // One @, no spaces or control characters, a dot in the domain; surrounding whitespace is trimmed later.
 // Checked in the schema pass so one 422 lists it beside the other fields' problems.
 const EMAIL_PATTERN =
-  '^\\s*[^\\s@\\u0000-\\u001F\\u007F]+@[^\\s@\\u0000-\\u001F\\u007F]+\\.[^\\s@\\u0000-\\u001F\\u007F]+\\s*$'
+  '^\\s*[^\\s@\\u0000-\\u001F\\u007F-\\u009F]+@[^\\s@\\u0000-\\u001F\\u007F-\\u009F]+\\.[^\\s@\\u0000-\\u001F\\u007F-\\u009F]+\\s*$'
 
 export const UserSchema = Type.Object(
   {
@@ -34,7 +34,7 @@ export const RegisterBody = Type.Object(
       'x-trimmed-max-length': 100,
       allOf: [
         { pattern: '\\S', 'x-error': 'must not be empty' },
-        { pattern: '^[^\\u0000-\\u001F\\u007F]*$', 'x-error': 'must not contain control characters' },
+        { pattern: '^[^\\u0000-\\u001F\\u007F-\\u009F]*$', 'x-error': 'must not contain control characters' },
       ],
       description: '1–100 characters after trimming',
     }),

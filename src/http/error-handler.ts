@@ -74,16 +74,20 @@ export function classifyError(error: unknown): ClassifiedError {
   const fe = error as Partial<FastifyError> & { validation?: unknown[]; validationContext?: string }
   if (Array.isArray(fe.validation)) {
     const details = validationDetails(fe.validation as never, fe.validationContext)
-    const where =
+    // The messages the services' own checks use too (validationFailed), so one kind of problem
+    // reads the same whichever pass found it.
+    const message =
       fe.validationContext === 'body'
-        ? 'Request body'
+        ? 'Request body is invalid'
         : fe.validationContext === 'headers'
-          ? 'Request headers'
-          : 'Request parameters'
+          ? 'Request headers are invalid'
+          : fe.validationContext === 'params'
+            ? 'Path parameters are invalid'
+            : 'Query parameters are invalid'
     return {
       status: 422,
       code: 'VALIDATION_FAILED',
-      message: `${where} invalid`,
+      message,
       details,
       headers: {},
       unexpected: false,

@@ -3,14 +3,21 @@
 // coerced from text. Ajv errors are turned into API.md §1 `details`.
 import { Ajv, type ErrorObject } from 'ajv'
 import formatsModule, { type FormatsPlugin } from 'ajv-formats'
+import { fullFormats } from 'ajv-formats/dist/formats.js'
 import type { FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify'
-import type { ErrorDetail } from '../errors.ts'
+import { type ErrorDetail, UNPAIRED_SURROGATE } from '../errors.ts'
 
 const READ_ONLY_FIELDS = new Set(['id', 'ownerId', 'createdAt', 'updatedAt', 'deletedAt', 'version'])
 
 // ajv-formats is CommonJS with a default export; under Node's ESM interop the plugin is on `.default`.
 const addFormats = ((formatsModule as unknown as { default?: FormatsPlugin }).default ??
   formatsModule) as unknown as FormatsPlugin
+
+/** ajv-formats' own date-time (RFC 3339, a time zone required), which the service's builds on. */
+const dateTimeFormat = fullFormats['date-time'] as {
+  validate: unknown
+  compare: (a: string, b: string) => number | undefined
+}
 
 function makeAjv(coerceTypes: false | 'array'): Ajv {
   const ajv = new Ajv({
@@ -22,6 +29,15 @@ function makeAjv(coerceTypes: false | 'array'): Ajv {
     verbose: true,
   })
   addFormats(ajv, ['date-time', 'email', 'uri', 'uuid'])
+  // A date-time the service takes is one it can store and give back: RFC 3339 with a time zone,
+  // in the years 0001–9999 once in UTC (PostgreSQL has no year 0), and no leap second (which
+  // neither JavaScript nor the engines represent). Checked here rather than after the schema,
+  // so a 422 lists it beside every other problem.
+  ajv.addFormat('date-time', {
+    type: 'string',
+    validate: (value: string) => rfc3339(value) && storableTime(value),
+    compare: dateTimeFormat.compare,
+  })
   // Rules that hold after normalisation, checked in the same pass as the rest so
   // that one response lists every problem (a length after trimming, distinct tags).
   ajv.addKeyword({
@@ -29,6 +45,17 @@ function makeAjv(coerceTypes: false | 'array'): Ajv {
     type: 'string',
     schemaType: 'number',
     validate: (max: number, data: string) => [...data.trim()].length <= max,
+  })
+  ajv.addKeyword({
+    keyword: 'x-distinct-list',
+    type: 'string',
+    schemaType: 'boolean',
+    // A comma-separated list naming each item once; a leading `-` (descending) is not part of the name.
+    validate: (distinct: boolean, data: string) => {
+      if (!distinct) return true
+      const names = data.split(',').map((part) => part.trim().replace(/^-/, ''))
+      return new Set(names).size === names.length
+    },
   })
   ajv.addKeyword({
     keyword: 'x-max-distinct',
@@ -40,12 +67,67 @@ function makeAjv(coerceTypes: false | 'array'): Ajv {
   return ajv
 }
 
+const rfc3339 = (value: string) => (dateTimeFormat.validate as (value: string) => boolean)(value)
+const MIN_MS = Date.parse('0001-01-01T00:00:00.000Z')
+const MAX_MS = Date.parse('9999-12-31T23:59:59.999Z')
+function storableTime(value: string): boolean {
+  const ms = Date.parse(value)
+  return !Number.isNaN(ms) && ms >= MIN_MS && ms <= MAX_MS
+}
+
 const bodyAjv = makeAjv(false)
 const textAjv = makeAjv('array')
 
+/** The JSON Pointers (as Ajv's instancePath) of the strings in `value` that are not valid Unicode text. */
+function illFormedStrings(value: unknown, path: string, found: string[]): string[] {
+  if (typeof value === 'string') {
+    if (!value.isWellFormed()) found.push(path)
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => {
+      illFormedStrings(item, `${path}/${i}`, found)
+    })
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      if (!key.isWellFormed()) found.push(`${path}/${pointerToken(key)}`)
+      illFormedStrings(item, `${path}/${pointerToken(key)}`, found)
+    }
+  }
+  return found
+}
+
+const pointerToken = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1')
+
+type Validate = ReturnType<FastifySchemaCompiler<unknown>> & { errors?: unknown[] | null }
+
+/**
+ * Every string of every body must be valid Unicode text (see UNPAIRED_SURROGATE). Bodies are
+ * checked for unpaired surrogates beside the schema, not by a pattern in each string's
+ * schema: no route's strings can forget it, and the problems it finds are listed with the
+ * schema's in one 422.
+ */
+function withWellFormedStrings(validate: Validate): Validate {
+  const checked = ((data: unknown) => {
+    const valid = validate(data) === true
+    const paths = illFormedStrings(data, '', [])
+    if (valid && paths.length === 0) return true
+    checked.errors = [
+      ...((valid ? [] : validate.errors) ?? []),
+      ...paths.map((instancePath) => ({
+        keyword: 'x-well-formed',
+        instancePath,
+        schemaPath: '',
+        params: {},
+        parentSchema: { 'x-error': UNPAIRED_SURROGATE },
+      })),
+    ]
+    return false
+  }) as Validate
+  return checked
+}
+
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
-  const ajv = httpPart === 'body' ? bodyAjv : textAjv
-  return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>
+  if (httpPart === 'body') return withWellFormedStrings(bodyAjv.compile(schema as object) as Validate)
+  return textAjv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>
 }
 
 function joinPath(base: string, key: string): string {
@@ -98,6 +180,8 @@ function messageFor(error: ErrorObject, field: string): string {
       return `must be ${params.comparison === '<=' ? 'at most' : 'less than'} ${params.limit}`
     case 'x-trimmed-max-length':
       return `must be at most ${error.schema as number} characters`
+    case 'x-distinct-list':
+      return 'must not name the same item more than once'
     case 'x-max-distinct':
       return `must have at most ${error.schema as number} distinct items`
     case 'pattern':
@@ -105,7 +189,7 @@ function messageFor(error: ErrorObject, field: string): string {
     case 'format':
       if (typeof custom === 'string') return custom
       return params.format === 'date-time'
-        ? 'must be an RFC 3339 date-time with a time zone'
+        ? 'must be an RFC 3339 date-time with a time zone, in the years 0001–9999 (UTC)'
         : `must be a valid ${params.format}`
     default:
       return typeof custom === 'string' ? custom : (error.message ?? 'is invalid')

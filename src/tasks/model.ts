@@ -1,6 +1,6 @@
 // The task as the domain sees it, and the pure rules that turn client input
 // into a valid task change (trimming, tag normalisation, time normalisation).
-import { type ErrorDetail, validationFailed } from '../errors.ts'
+import { type ErrorDetail, UNPAIRED_SURROGATE, validationFailed } from '../errors.ts'
 import type { PRIORITIES, STATUSES } from './schemas.ts'
 
 export type Status = (typeof STATUSES)[number]
@@ -43,14 +43,7 @@ export const MAX_TAGS = 20
 export const MAX_TITLE = 200
 const TAG = /^[a-z0-9_-]{1,40}$/
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const CONTROL = /[\u0000-\u001F\u007F]/
-/**
- * JSON may escape half of a surrogate pair (`"\ud800"`), which is no character: both engines
- * store text as UTF-8 and would keep U+FFFD instead, so the task read back (and its event)
- * would differ from what was written. Refused like any other invalid text.
- */
-const UNPAIRED = 'must be valid Unicode text (an unpaired surrogate such as \\ud800 is not)'
-
+const CONTROL = /[\u0000-\u001F\u007F-\u009F]/
 export function normaliseTags(tags: string[], details: ErrorDetail[]): string[] {
   const out: string[] = []
   tags.forEach((raw, i) => {
@@ -86,14 +79,15 @@ export function normaliseTaskInput(input: TaskInput): TaskInput {
       details.push({ field: 'title', message: `must be at most ${MAX_TITLE} characters` })
     else if (CONTROL.test(title))
       details.push({ field: 'title', message: 'must not contain control characters' })
-    else if (!title.isWellFormed()) details.push({ field: 'title', message: UNPAIRED })
+    else if (!title.isWellFormed()) details.push({ field: 'title', message: UNPAIRED_SURROGATE })
     out.title = title
   }
   if (input.description !== undefined) {
     // PostgreSQL text cannot hold NUL; refused on every engine so both behave alike.
     if (input.description.includes('\u0000'))
       details.push({ field: 'description', message: 'must not contain NUL characters' })
-    else if (!input.description.isWellFormed()) details.push({ field: 'description', message: UNPAIRED })
+    else if (!input.description.isWellFormed())
+      details.push({ field: 'description', message: UNPAIRED_SURROGATE })
     out.description = input.description
   }
   if (input.status !== undefined) out.status = input.status

@@ -22,12 +22,16 @@ const Title = Type.Unsafe<string>({
   'x-trimmed-max-length': 200,
   allOf: [
     { pattern: '\\S', 'x-error': 'must not be empty' },
-    { pattern: '^[^\\u0000-\\u001F\\u007F]*$', 'x-error': 'must not contain control characters' },
+    // C0, DEL and C1 (U+0080–U+009F): Unicode's control characters (general category Cc).
+    { pattern: '^[^\\u0000-\\u001F\\u007F-\\u009F]*$', 'x-error': 'must not contain control characters' },
   ],
   description: 'Trimmed; 1–200 characters; no control characters or unpaired UTF-16 surrogates',
 })
 const Description = Type.String({
   maxLength: 10_000,
+  // PostgreSQL text cannot hold NUL; refused on every engine so both behave alike.
+  pattern: '^[^\\u0000]*$',
+  'x-error': 'must not contain NUL characters',
   description: 'At most 10,000 characters; no NUL or unpaired UTF-16 surrogates',
 })
 const DueAt = Nullable(Type.String({ format: 'date-time', description: 'RFC 3339; normalised to UTC' }))
@@ -156,6 +160,7 @@ export const ListTasksQuery = Type.Object(
         `^-?(${SORT_FIELDS.join('|')})(,-?(${SORT_FIELDS.join('|')}))*$`,
         `must be a comma-separated list of ${SORT_FIELDS.join(', ')}, each optionally prefixed with -`,
         {
+          'x-distinct-list': true,
           description:
             'Comma-separated createdAt, updatedAt, dueAt, priority, title; `-` prefix = descending. Default -createdAt',
         },
