@@ -220,6 +220,68 @@ for (const engine of testEngines()) {
         await reader.close()
       }
     })
+
+    it('ends a stream once its API token is revoked or its session logged out, and no other', async () => {
+      // Checked again at most every second with CREDENTIAL_RECHECK_MS=0 (the default 5 s is the same path).
+      const t2 = await buildTestApp({ CREDENTIAL_RECHECK_MS: 0 }, {}, engine)
+      const clients: SseClient[] = []
+      try {
+        const owner = await registerAndLogin(t2.app)
+        const bystander = await registerAndLogin(t2.app)
+        await t2.app.listen({ port: 0, host: '127.0.0.1' })
+        const base2 = `http://127.0.0.1:${(t2.app.server.address() as AddressInfo).port}`
+        const created = await t2.app.inject({
+          method: 'POST',
+          url: '/v1/api-tokens',
+          headers: owner.auth,
+          payload: { name: 'stream', scopes: ['tasks:read'] },
+        })
+        assert.equal(created.statusCode, 201, created.body)
+        const apiToken = created.json() as { id: string; token: string }
+        const viaToken = await openSse(base2, apiToken.token)
+        const viaSession = await openSse(base2, owner.token)
+        const unrelated = await openSse(base2, bystander.token)
+        clients.push(viaToken, viaSession, unrelated)
+        assert.deepEqual(
+          clients.map((c) => c.status),
+          [200, 200, 200],
+        )
+        const ended = clients.map(() => false)
+        clients.forEach((c, i) => {
+          void c.ended.then(() => {
+            ended[i] = true
+          })
+        })
+        const revoked = await t2.app.inject({
+          method: 'DELETE',
+          url: `/v1/api-tokens/${apiToken.id}`,
+          headers: owner.auth,
+        })
+        assert.equal(revoked.statusCode, 204)
+        await waitFor(() => ended[0] === true, 'the revoked token’s stream to end', 5000)
+        assert.ok(
+          viaToken.comments.some((c) => c.startsWith('credential no longer valid')),
+          viaToken.comments.join(),
+        )
+        assert.equal(ended[1], false, 'the session’s stream is still open')
+        const out = await t2.app.inject({
+          method: 'POST',
+          url: '/v1/auth/logout',
+          headers: owner.auth,
+          payload: { refreshToken: owner.refreshToken },
+        })
+        assert.equal(out.statusCode, 204)
+        await waitFor(() => ended[1] === true, 'the logged-out session’s stream to end', 5000)
+        // The bystander's stream stays open and still receives what happens next.
+        await createTask(t2.app, bystander)
+        await waitFor(() => unrelated.events.length === 1, 'an event on the bystander’s stream', 5000)
+        assert.equal(ended[2], false)
+        assert.deepEqual(viaToken.events, [])
+      } finally {
+        for (const c of clients) c.close()
+        await t2.close()
+      }
+    })
   })
 
   describe(`event streams on shutdown (${engine})`, () => {

@@ -86,7 +86,7 @@ export function createEventsModule(deps: {
     streams,
     webhooks,
     async routes(instance) {
-      await instance.register(eventRoutes({ streams }))
+      await instance.register(eventRoutes({ streams, credentialRecheckMs: config.CREDENTIAL_RECHECK_MS }))
       await instance.register(webhookRoutes({ webhooks }))
     },
     startWorkers() {

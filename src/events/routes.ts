@@ -12,7 +12,10 @@ const EVENT_ID = /^\d{1,15}$/
 /** Open streams per user and instance; more is almost certainly a client reconnect bug. */
 export const MAX_STREAMS_PER_USER = 10
 
-export function eventRoutes(deps: { streams: EventStreams }) {
+/** How often an open stream's credential is checked again, at the least (CREDENTIAL_RECHECK_MS may be 0). */
+const MIN_RECHECK_MS = 1000
+
+export function eventRoutes(deps: { streams: EventStreams; credentialRecheckMs: number }) {
   return async function register(app: FastifyInstance): Promise<void> {
     const r = app.withTypeProvider<TypeBoxTypeProvider>()
     r.get(
@@ -23,7 +26,7 @@ export function eventRoutes(deps: { streams: EventStreams }) {
           tags: ['events'],
           summary: 'Live task events (Server-Sent Events)',
           description:
-            'A `text/event-stream` of task.created, task.updated, task.deleted and task.restored events, each with `id:` and `event:` (the type) and `data:` the same JSON body webhooks receive. Reconnect with `Last-Event-ID` (header, or `lastEventId` query parameter for clients that cannot set headers) to replay what was missed within the retention window. Comment lines are heartbeats. Streams end on server shutdown; reconnect with Last-Event-ID.',
+            'A `text/event-stream` of task.created, task.updated, task.deleted and task.restored events, each with `id:` and `event:` (the type) and `data:` the same JSON body webhooks receive. Reconnect with `Last-Event-ID` (header, or `lastEventId` query parameter for clients that cannot set headers) to replay what was missed within the retention window. Comment lines are heartbeats. Streams end on server shutdown, and once their credential is no longer valid (expired, revoked, its session ended; checked every CREDENTIAL_RECHECK_MS, at least every second); reconnect with a valid token and Last-Event-ID.',
           querystring: Type.Object(
             { lastEventId: Type.Optional(Type.String({ maxLength: 40, description: 'As Last-Event-ID' })) },
             { additionalProperties: false },
@@ -58,7 +61,18 @@ export function eventRoutes(deps: { streams: EventStreams }) {
         else if (!EVENT_ID.test(raw.trim()))
           throw validationFailed([{ field, message: 'must be an event id received from this stream' }])
         else from = await positionAfterEvent(db, engine, Number(raw.trim()))
-        const stream = deps.streams.open(from, principal.userId)
+        const stream = deps.streams.open(from, principal.userId, {
+          everyMs: Math.max(deps.credentialRecheckMs, MIN_RECHECK_MS),
+          stillAllowed: async () => {
+            const now = await app.recheckPrincipal(request)
+            return (
+              now !== undefined &&
+              now.userId === principal.userId &&
+              canSeeEvent(now) &&
+              now.scopes.has('tasks:read')
+            )
+          },
+        })
         reply.raw.on('close', () => stream.destroy()) // the client went away
         // The stream is piped as is; the 200 schema only documents the media type. @fastify/compress
         // leaves text/event-stream alone (its default compressibleTypes excludes it), so no encoder

@@ -63,8 +63,17 @@ export class EventStreams {
     return this.#perUser.get(userId) ?? 0
   }
 
-  /** Opens a stream that starts after `from`; the caller sends it as the response body. */
-  open(from: EventPosition, userId: string): PassThrough {
+  /**
+   * Opens a stream that starts after `from`; the caller sends it as the response body. Every
+   * `credential.everyMs` the stream asks `credential.stillAllowed()` and ends once the answer is
+   * no: a stream outlives the check its request passed, and a revoked token, an ended session or
+   * an expired one must stop receiving events as its next request would be refused.
+   */
+  open(
+    from: EventPosition,
+    userId: string,
+    credential?: { stillAllowed: () => Promise<boolean>; everyMs: number },
+  ): PassThrough {
     const out = new PassThrough()
     this.#open.add(out)
     this.#perUser.set(userId, this.openFor(userId) + 1)
@@ -131,12 +140,25 @@ export class EventStreams {
     })
     const poll = setInterval(() => void pump(), this.#settings.pollIntervalMs)
     const heartbeat = setInterval(() => out.write(': heartbeat\n\n'), this.#settings.heartbeatMs)
+    const recheck =
+      credential &&
+      setInterval(() => {
+        credential.stillAllowed().then(
+          (allowed) => {
+            if (!allowed && !closed)
+              out.end(': credential no longer valid; reconnect with a valid token and Last-Event-ID\n\n')
+          },
+          // Not checkable now (the database is down): the stream goes on, and the next check decides.
+          (err: unknown) => this.#log.warn({ err }, 'event stream could not recheck its credential'),
+        )
+      }, credential.everyMs)
     const cleanup = () => {
       if (closed) return
       closed = true
       unsubscribe()
       clearInterval(poll)
       clearInterval(heartbeat)
+      if (recheck) clearInterval(recheck)
       if (retryTimer) clearTimeout(retryTimer)
       this.#open.delete(out)
       const left = this.openFor(userId) - 1

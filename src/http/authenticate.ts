@@ -28,6 +28,13 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every registered route with its access declaration. */
     routeAccess(): RouteAccess[]
+    /**
+     * Verifies the request's bearer credential again, as a new request would be (the recheck
+     * interval applies): undefined once it is no longer valid (expired, revoked, its session
+     * ended or its account gone). Rejects when it cannot be checked (the database is down).
+     * For responses that outlive their request's check: the live event stream.
+     */
+    recheckPrincipal(request: FastifyRequest): Promise<Principal | undefined>
   }
 }
 
@@ -59,6 +66,16 @@ export function registerAuthentication(
       }))
     }),
   )
+  app.decorate('recheckPrincipal', async (request: FastifyRequest) => {
+    const token = BEARER.exec(request.headers.authorization ?? '')?.[1]
+    if (token === undefined || token.length > MAX_TOKEN_LENGTH) return undefined
+    try {
+      return await verifier.verifyBearer(token)
+    } catch (error) {
+      if (error instanceof ApiError) return undefined
+      throw error
+    }
+  })
   app.addHook('onRoute', (route) => {
     // OPTIONS exists only for CORS preflights (@fastify/cors), which browsers send without credentials.
     if ([route.method].flat().every((m) => m === 'OPTIONS'))
