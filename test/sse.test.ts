@@ -107,6 +107,23 @@ for (const engine of testEngines()) {
         missed.every((id) => text.includes(id)),
         'lastEventId query replays too',
       )
+      // An id past the newest was never given by this stream: it replays from the oldest
+      // retained event, as an expired one does, rather than waiting silently for that id.
+      const beyond = await openSse(base, user.token, String(Number(lastId) + 1_000_000_000))
+      try {
+        const next = await createTask(t.app, user)
+        await waitFor(
+          () => beyond.events.some((e) => taskIdOf(e.data) === next.id),
+          'the next event after an unknown Last-Event-ID',
+          20_000,
+        )
+        assert.ok(
+          beyond.events.some((e) => taskIdOf(e.data) === missed[0]),
+          'replayed from the oldest',
+        )
+      } finally {
+        beyond.close()
+      }
     })
 
     it('refuses a malformed Last-Event-ID, a JSON-only Accept and missing credentials', async () => {

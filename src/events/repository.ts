@@ -105,10 +105,12 @@ export async function currentPosition(db: Executor, engine: Engine): Promise<Eve
 
 /**
  * The position right after event `id` (a client's Last-Event-ID). An id no longer stored
- * (past retention) resumes from the oldest retained event: duplicates, never a loss.
+ * (past retention), or one this database never gave (past its newest: another database's, or
+ * made up), resumes from the oldest retained event: duplicates, never a loss, and never a
+ * stream that waits in silence for ids that may not come for a long time.
  */
 export async function positionAfterEvent(db: Executor, engine: Engine, id: number): Promise<EventPosition> {
-  if (engine === 'sqlite') return { id, xid: '0' }
+  if (engine === 'sqlite') return id > (await currentPosition(db, engine)).id ? START : { id, xid: '0' }
   const { rows } = await sql<{ xid: string }>`SELECT xid::text AS xid FROM events WHERE id = ${id}`.execute(
     db,
   )
