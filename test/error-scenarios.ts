@@ -64,8 +64,10 @@ export function errorScenarios(c: ScenarioContext): Scenario[] {
         headers: { ...c.user.auth, 'content-type': 'application/json' },
         payload: '{"title": "x", "nested": {"__proto__": {"admin": true}}}',
       }),
-      status: 400,
-      code: 'MALFORMED_JSON',
+      // Valid JSON with a key no body has: refused as an unknown field is, naming where it is.
+      status: 422,
+      code: 'VALIDATION_FAILED',
+      detailFields: ['nested.__proto__'],
     },
     {
       name: 'prototype pollution through constructor.prototype',
@@ -75,8 +77,53 @@ export function errorScenarios(c: ScenarioContext): Scenario[] {
         headers: { ...c.user.auth, 'content-type': 'application/merge-patch+json' },
         payload: '{"title": "x", "constructor": {"prototype": {"admin": true}}}',
       }),
+      status: 422,
+      code: 'VALIDATION_FAILED',
+      detailFields: ['constructor'],
+    },
+    {
+      name: 'a body that is not UTF-8 (Latin-1 é)',
+      request: () => ({
+        method: 'POST',
+        url: '/v1/tasks',
+        headers: { ...c.user.auth, 'content-type': 'application/json' },
+        payload: Buffer.from('{"title": "caf\u00e9"}', 'latin1'),
+      }),
       status: 400,
       code: 'MALFORMED_JSON',
+    },
+    {
+      name: 'a body in a Content-Encoding the server does not decode',
+      request: () => ({
+        method: 'POST',
+        url: '/v1/tasks',
+        headers: { ...c.user.auth, 'content-type': 'application/json', 'content-encoding': 'snappy' },
+        payload: '{"title": "x"}',
+      }),
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+    },
+    {
+      name: 'a body that is not in its Content-Encoding',
+      request: () => ({
+        method: 'POST',
+        url: '/v1/tasks',
+        headers: { ...c.user.auth, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        payload: '{"title": "x"}',
+      }),
+      status: 400,
+      code: 'MALFORMED_JSON',
+    },
+    {
+      name: 'JSON declared in a charset other than UTF-8',
+      request: () => ({
+        method: 'POST',
+        url: '/v1/tasks',
+        headers: { ...c.user.auth, 'content-type': 'application/json; charset=iso-8859-1' },
+        payload: '{"title": "x"}',
+      }),
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
     },
     {
       name: 'no credentials',

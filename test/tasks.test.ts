@@ -197,6 +197,23 @@ for (const engine of testEngines()) {
       }
     })
 
+    it('takes a UTF-8 body whatever the case or quoting of charset=utf-8, and keeps its text as sent', async () => {
+      for (const contentType of [
+        'application/json',
+        'application/json; charset=UTF-8',
+        'application/json;charset="utf8"',
+      ]) {
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/v1/tasks',
+          headers: { ...alice.auth, 'content-type': contentType },
+          payload: Buffer.from('{"title": "café ☕ 𝄞"}', 'utf8'),
+        })
+        assert.equal(res.statusCode, 201, `${contentType}: ${res.body}`)
+        assert.equal(res.json().title, 'café ☕ 𝄞')
+      }
+    })
+
     it('accepts application/merge-patch+json', async () => {
       const task = await createTask(t.app, alice)
       const res = await t.app.inject({

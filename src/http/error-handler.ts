@@ -21,6 +21,15 @@ const FASTIFY_CODES: Record<string, { code: ErrorCode; message: string }> = {
     code: 'UNSUPPORTED_MEDIA_TYPE',
     message: 'Request body must be application/json',
   },
+  // @fastify/compress, decoding request bodies: a coding it does not know, or a body that is not in its coding.
+  FST_CP_ERR_INVALID_CONTENT_ENCODING: {
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: 'Request body is in a Content-Encoding this server does not decode (gzip, deflate, br, zstd)',
+  },
+  FST_CP_ERR_INVALID_CONTENT: {
+    code: 'MALFORMED_JSON',
+    message: 'Request body could not be decoded with its Content-Encoding',
+  },
   FST_ERR_BAD_URL: { code: 'NOT_FOUND', message: 'Route not found' },
   // A path parameter longer than the router allows is a malformed id: 404, as API.md §1 says.
   FST_ERR_MAX_PARAM_LENGTH: { code: 'NOT_FOUND', message: 'Route not found' },

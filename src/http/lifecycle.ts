@@ -4,9 +4,34 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest, RawRequestDefaultExpression } from 'fastify'
 import secureJson from 'secure-json-parse'
-import { ApiError } from '../errors.ts'
+import { ApiError, validationFailed } from '../errors.ts'
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+/** The charset parameter of a Content-Type, quoted or not. */
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i
+/** Bodies are UTF-8 (API.md §0): bytes that are not are refused, not stored as U+FFFD. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+/** How secure-json-parse's refusal of a prototype-polluting key begins. */
+const FORBIDDEN_KEY = 'Object contains forbidden prototype property'
+
+/**
+ * Where a parsed body holds the keys secure-json-parse refuses (`__proto__`, or `constructor`
+ * holding `prototype`), as validation details' dotted paths: valid JSON with a key no body
+ * has is a 422 naming it, as any unknown field is, not a 400. JSON.parse makes such keys own
+ * properties, so walking them here is safe.
+ */
+function forbiddenKeys(value: unknown, path: string, found: string[]): string[] {
+  if (typeof value !== 'object' || value === null) return found
+  for (const [key, item] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key
+    const polluting =
+      key === '__proto__' ||
+      (key === 'constructor' && typeof item === 'object' && item !== null && Object.hasOwn(item, 'prototype'))
+    if (polluting) found.push(at)
+    else forbiddenKeys(item, at, found)
+  }
+  return found
+}
 
 /** Reuses a well-formed client X-Request-Id, otherwise makes one. */
 export function requestIdFor(raw: RawRequestDefaultExpression): string {
@@ -21,9 +46,20 @@ export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(
   app.removeContentTypeParser(['application/json', 'text/plain'])
   app.addContentTypeParser(
     ['application/json', 'application/merge-patch+json'],
-    { parseAs: 'string' },
-    (_request, body, done) => {
-      const text = typeof body === 'string' ? body : body.toString('utf8')
+    { parseAs: 'buffer' },
+    (request, body, done) => {
+      const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase()
+      if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+        return done(
+          new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Request body must be JSON in UTF-8 (charset=utf-8)'),
+          undefined,
+        )
+      let text: string
+      try {
+        text = typeof body === 'string' ? body : UTF8.decode(body)
+      } catch {
+        return done(new ApiError('MALFORMED_JSON', 'Request body is not valid UTF-8'), undefined)
+      }
       if (text.trim() === '') return done(null, undefined)
       try {
         done(
@@ -33,8 +69,19 @@ export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(
           // such a key; a JSON.parse reviver ran for every value (5 % of a create's CPU).
           secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }),
         )
-      } catch {
-        done(new ApiError('MALFORMED_JSON', 'Request body is not valid JSON'), undefined)
+      } catch (error) {
+        done(
+          error instanceof SyntaxError && error.message.startsWith(FORBIDDEN_KEY)
+            ? validationFailed(
+                forbiddenKeys(JSON.parse(text), '', []).map((field) => ({
+                  field,
+                  message: 'is not a known field',
+                })),
+                'Request body is invalid',
+              )
+            : new ApiError('MALFORMED_JSON', 'Request body is not valid JSON'),
+          undefined,
+        )
       }
     },
   )

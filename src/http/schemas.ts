@@ -22,7 +22,7 @@ export const ErrorSchema = Type.Object(
 )
 
 const DESCRIPTIONS: Record<number, string> = {
-  400: 'MALFORMED_JSON: the body is not parseable JSON',
+  400: 'MALFORMED_JSON: the body is not parseable JSON, or not UTF-8',
   401: 'UNAUTHENTICATED (no credentials) or INVALID_TOKEN (bad, expired or revoked token)',
   403: 'FORBIDDEN (not the owner) or INSUFFICIENT_SCOPE (token lacks the scope)',
   404: 'NOT_FOUND: no such resource, or not visible to the caller (malformed ids included)',
@@ -31,7 +31,7 @@ const DESCRIPTIONS: Record<number, string> = {
   409: 'CONFLICT, EMAIL_TAKEN or IDEMPOTENCY_IN_PROGRESS',
   412: 'PRECONDITION_FAILED: If-Match does not match the current ETag; nothing changed',
   413: 'PAYLOAD_TOO_LARGE: body over BODY_LIMIT_BYTES (default 1 MiB)',
-  415: 'UNSUPPORTED_MEDIA_TYPE: the body is not application/json',
+  415: 'UNSUPPORTED_MEDIA_TYPE: the body is not application/json (in UTF-8), or in a Content-Encoding not decoded',
   422: 'VALIDATION_FAILED (every problem listed in details) or IDEMPOTENCY_KEY_REUSED',
   428: 'PRECONDITION_REQUIRED: the deployment requires If-Match',
   429: 'RATE_LIMITED or TOO_MANY_ATTEMPTS, with Retry-After',
