@@ -33,6 +33,7 @@ import { ErrorSchema } from './http/schemas.ts'
 import { registerSecurityHeaders } from './http/security-headers.ts'
 import './http/types.ts'
 import { UserSchema } from './auth/schemas.ts'
+import { clientErrorHandler, refuseConnect } from './http/client-errors.ts'
 import { validatorCompiler } from './http/validation.ts'
 import { IdempotencyService } from './idempotency/service.ts'
 import { batchedStdout, scrubSecrets } from './logging.ts'
@@ -100,7 +101,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
     frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   })
+  refuseConnect(app)
   app.decorate('database', database)
   // onClose hooks run last-registered first: registered first, the database closes last,
   // after every job, worker and stream that uses it has stopped.

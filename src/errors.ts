@@ -8,6 +8,8 @@ export interface ErrorDetail {
 
 export const ERROR_STATUS = {
   MALFORMED_JSON: 400,
+  /** Not HTTP the server can read (src/http/client-errors.ts); API.md §1 has no code for it. */
+  MALFORMED_REQUEST: 400,
   UNAUTHENTICATED: 401,
   INVALID_TOKEN: 401,
   INVALID_CREDENTIALS: 401,
@@ -19,6 +21,8 @@ export const ERROR_STATUS = {
   CONFLICT: 409,
   EMAIL_TAKEN: 409,
   IDEMPOTENCY_IN_PROGRESS: 409,
+  /** The request did not arrive in time (src/http/client-errors.ts). */
+  REQUEST_TIMEOUT: 408,
   PRECONDITION_FAILED: 412,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -27,6 +31,8 @@ export const ERROR_STATUS = {
   PRECONDITION_REQUIRED: 428,
   RATE_LIMITED: 429,
   TOO_MANY_ATTEMPTS: 429,
+  /** The request line and headers are over Node's limit (src/http/client-errors.ts). */
+  HEADERS_TOO_LARGE: 431,
   INTERNAL_ERROR: 500,
   SERVICE_UNAVAILABLE: 503,
 } as const
