@@ -84,6 +84,13 @@ for (const engine of testEngines()) {
       })
       assert.equal(ok.statusCode, 200)
       assert.match(ok.body, /http_requests_total/)
+      // The scheme is case-insensitive (RFC 9110 §11.1), as on every other route.
+      const lower = await guarded.app.inject({
+        method: 'GET',
+        url: '/metrics',
+        headers: { authorization: 'bearer metrics-secret-token' },
+      })
+      assert.equal(lower.statusCode, 200)
     })
 
     it('GET /openapi.json is OpenAPI 3.1 with every route and its error responses', async () => {

@@ -12,6 +12,11 @@ export interface CredentialVerifier {
 }
 
 const BEARER = /^Bearer[ ]+([^\s]+)\s*$/i
+
+/** The credential of an `Authorization: Bearer <token>` header (the scheme in any case, RFC 9110 §11.1). */
+export function bearerToken(header: string | undefined): string | undefined {
+  return header === undefined ? undefined : BEARER.exec(header)?.[1]
+}
 /** Longer bearer values are refused before any parsing (no legitimate token is near this). */
 const MAX_TOKEN_LENGTH = 8192
 
@@ -67,7 +72,7 @@ export function registerAuthentication(
     }),
   )
   app.decorate('recheckPrincipal', async (request: FastifyRequest) => {
-    const token = BEARER.exec(request.headers.authorization ?? '')?.[1]
+    const token = bearerToken(request.headers.authorization)
     if (token === undefined || token.length > MAX_TOKEN_LENGTH) return undefined
     try {
       return await verifier.verifyBearer(token)

@@ -3,6 +3,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { ApiError, serviceUnavailable } from '../errors.ts'
+import { bearerToken } from '../http/authenticate.ts'
 import { errorResponses } from '../http/schemas.ts'
 import type { Metrics } from './metrics.ts'
 
@@ -85,8 +86,7 @@ export function opsRoutes(deps: { readiness: Readiness; metrics: Metrics; metric
       },
       async (request, reply) => {
         if (deps.metricsToken) {
-          const header = request.headers.authorization ?? ''
-          const given = header.startsWith('Bearer ') ? header.slice(7).trim() : ''
+          const given = bearerToken(request.headers.authorization)
           if (!given)
             throw new ApiError('UNAUTHENTICATED', 'Metrics need Authorization: Bearer <METRICS_TOKEN>', {
               headers: { 'www-authenticate': 'Bearer' },
