@@ -16,8 +16,11 @@ describe('ifMatchSatisfied (strong comparison)', () => {
     assert.equal(ifMatchSatisfied('v2', '"v2"'), false)
     assert.equal(ifMatchSatisfied('', '"v2"'), false)
   })
-  it('treats * as any current representation', () => {
+  it('treats * as any current representation, alone only (in a list it is no tag)', () => {
     assert.equal(ifMatchSatisfied('*', '"v9"'), true)
+    assert.equal(ifMatchSatisfied(' * ', '"v9"'), true)
+    assert.equal(ifMatchSatisfied('"v1", *', '"v9"'), false)
+    assert.equal(ifMatchSatisfied('*, "v9"', '"v9"'), true)
   })
 })
 
@@ -32,7 +35,8 @@ describe('ifNoneMatchHits (weak comparison)', () => {
     assert.equal(ifNoneMatchHits('"v1"', '"v2"'), false)
     assert.equal(ifNoneMatchHits('W/"v1", "v3"', '"v2"'), false)
   })
-  it('treats * as a hit', () => {
+  it('treats * as a hit, alone only', () => {
     assert.equal(ifNoneMatchHits('*', '"v1"'), true)
+    assert.equal(ifNoneMatchHits('"v0", *', '"v1"'), false)
   })
 })

@@ -10,14 +10,23 @@ function parseTags(header: string): string[] {
 const strong = (tag: string) => (tag.startsWith('W/') ? undefined : tag)
 const opaque = (tag: string) => (tag.startsWith('W/') ? tag.slice(2) : tag)
 
-/** If-Match uses strong comparison; `*` matches any current representation. */
+/**
+ * If-Match uses strong comparison; `*` matches any current representation. `*` is the whole
+ * field or nothing (RFC 9110 §13.1.1: `"*" / #entity-tag`): in a list of tags it is no tag,
+ * so `"v1", *` holds only when "v1" is current.
+ */
 export function ifMatchSatisfied(header: string, etag: string): boolean {
   const tags = parseTags(header)
-  return tags.includes('*') || tags.some((t) => strong(t) === etag && !etag.startsWith('W/'))
+  if (tags.length === 1 && tags[0] === '*') return true
+  return tags.some((t) => strong(t) === etag && !etag.startsWith('W/'))
 }
 
-/** If-None-Match uses weak comparison; true means "not modified". */
+/**
+ * If-None-Match uses weak comparison; true means the condition fails: "not modified" for a
+ * read (304), 412 for a change (RFC 9110 §13.1.2). `*` alone hits any current representation.
+ */
 export function ifNoneMatchHits(header: string, etag: string): boolean {
   const tags = parseTags(header)
-  return tags.includes('*') || tags.some((t) => opaque(t) === opaque(etag))
+  if (tags.length === 1 && tags[0] === '*') return true
+  return tags.some((t) => opaque(t) === opaque(etag))
 }

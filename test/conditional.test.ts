@@ -153,6 +153,41 @@ for (const engine of testEngines()) {
       assert.equal(star.statusCode, 204)
     })
 
+    it('refuses a change with If-None-Match naming the current version or *, and takes `*` in If-Match alone only', async () => {
+      const task = await createTask(t.app, user)
+      const url = `/v1/tasks/${task.id}`
+      const change = (method: string, headers: Record<string, string>, path = url) =>
+        t.app.inject({
+          method: method as 'PATCH',
+          url: path,
+          headers: { ...user.auth, ...headers },
+          ...(method === 'PATCH' ? { payload: { title: 'changed' } } : {}),
+        })
+      for (const [method, headers] of [
+        ['PATCH', { 'if-none-match': '*' }],
+        ['PATCH', { 'if-none-match': '"v1"' }],
+        ['PATCH', { 'if-none-match': 'W/"v1", "v7"' }],
+        ['PATCH', { 'if-match': '"v0", *' }],
+        ['DELETE', { 'if-none-match': '*' }],
+      ] as const) {
+        const res = await change(method, headers)
+        assert.equal(res.statusCode, 412, `${method} ${JSON.stringify(headers)}: ${res.body}`)
+        assert.equal(errorOf(res).code, 'PRECONDITION_FAILED')
+      }
+      const unchanged = await t.app.inject({ method: 'GET', url, headers: user.auth })
+      assert.equal(unchanged.json().version, 1)
+      assert.equal(unchanged.json().deletedAt, null)
+      // A tag that is not current lets the change through.
+      const patched = await change('PATCH', { 'if-none-match': '"v9"' })
+      assert.equal(patched.statusCode, 200, patched.body)
+      assert.equal(patched.json().version, 2)
+      const deleted = await change('DELETE', { 'if-none-match': '"v1"' })
+      assert.equal(deleted.statusCode, 204)
+      const restore = await change('POST', { 'if-none-match': '"v3"' }, `${url}/restore`)
+      assert.equal(restore.statusCode, 412, restore.body)
+      assert.equal((await change('POST', {}, `${url}/restore`)).statusCode, 200)
+    })
+
     it('honours If-Match on restore: stale is 412 and the task stays deleted', async () => {
       const task = await createTask(t.app, user)
       const url = `/v1/tasks/${task.id}`

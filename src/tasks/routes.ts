@@ -242,6 +242,7 @@ export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyS
       async (request, reply) => {
         const task = await tasks.update(principalOf(request), request.params.id, request.body, {
           ifMatch: request.headers['if-match'],
+          ifNoneMatch: request.headers['if-none-match'],
         })
         return sendTask(reply, task)
       },
@@ -264,6 +265,7 @@ export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyS
       async (request, reply) => {
         await tasks.softDelete(principalOf(request), request.params.id, {
           ifMatch: request.headers['if-match'],
+          ifNoneMatch: request.headers['if-none-match'],
         })
         return reply.code(204).send(null)
       },
@@ -286,6 +288,7 @@ export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyS
       async (request, reply) => {
         const task = await tasks.restore(principalOf(request), request.params.id, {
           ifMatch: request.headers['if-match'],
+          ifNoneMatch: request.headers['if-none-match'],
         })
         return sendTask(reply, task)
       },

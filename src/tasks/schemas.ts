@@ -203,6 +203,13 @@ export const IdempotencyHeaders = Type.Object({
 
 export const ConditionalHeaders = Type.Object({
   'if-match': Type.Optional(
-    Type.String({ description: 'ETag of the version being changed; 412 when stale' }),
+    Type.String({
+      description: 'ETag of the version being changed; 412 when stale. `*` matches any version, alone only',
+    }),
+  ),
+  'if-none-match': Type.Optional(
+    Type.String({
+      description: '412 when it names the current version (weak comparison), or is `*` (RFC 9110 §13.1.2)',
+    }),
   ),
 })

@@ -2,7 +2,7 @@
 // policy module, preconditions, the transaction and the event row. Knows no HTTP.
 import { type AuditRecorder, noAuditRecorder } from '../audit/recorder.ts'
 import type { Principal } from '../auth/scopes.ts'
-import { ifMatchSatisfied } from '../conditional.ts'
+import { ifMatchSatisfied, ifNoneMatchHits } from '../conditional.ts'
 import { type Database, type Executor, runInTransaction } from '../db/database.ts'
 import { ApiError, forbidden, notFound, preconditionFailed } from '../errors.ts'
 import type { EventRecorder } from '../events/recorder.ts'
@@ -40,6 +40,15 @@ type Decision = { unchanged: Task } | { change: TaskChange; event: ChangeEvent }
 export interface Preconditions {
   /** The raw If-Match header, when the client sent one. */
   ifMatch?: string
+  /** The raw If-None-Match header: a change to a task it names (or any task, for `*`) is 412. */
+  ifNoneMatch?: string
+}
+
+/** Whether a change to `task` may go ahead under `pre`'s If-Match and If-None-Match (RFC 9110 §13.2.2). */
+function preconditionsHold(pre: Preconditions, task: Task): boolean {
+  const etag = taskEtag(task)
+  if (pre.ifMatch !== undefined && !ifMatchSatisfied(pre.ifMatch, etag)) return false
+  return pre.ifNoneMatch === undefined || !ifNoneMatchHits(pre.ifNoneMatch, etag)
 }
 
 export class TaskService {
@@ -152,8 +161,7 @@ export class TaskService {
       if (!canSee(principal, task)) throw notFound('Task')
       if (!can(principal, 'task:restore', task))
         throw forbidden('Only the owner of this task (or an admin) may restore it')
-      if (pre.ifMatch !== undefined && !ifMatchSatisfied(pre.ifMatch, taskEtag(task)))
-        throw preconditionFailed()
+      if (!preconditionsHold(pre, task)) throw preconditionFailed()
       if (task.deletedAt === null) return { unchanged: task }
       return {
         change: { deletedAt: null, updatedAt: this.#clock().toISOString() },
@@ -170,9 +178,8 @@ export class TaskService {
           'This deployment requires If-Match with the ETag of the version you are changing',
         )
       }
-      return
     }
-    if (!ifMatchSatisfied(pre.ifMatch, taskEtag(task))) throw preconditionFailed()
+    if (!preconditionsHold(pre, task)) throw preconditionFailed()
   }
 
   async #apply(
