@@ -214,6 +214,30 @@ for (const engine of testEngines()) {
       }
     })
 
+    it('refuses a body on DELETE and restore unless it is empty, and changes nothing', async () => {
+      const task = await createTask(t.app, alice)
+      const url = `/v1/tasks/${task.id}`
+      for (const [method, path, payload, fields] of [
+        ['DELETE', url, { force: true }, ['force']],
+        ['DELETE', url, [1, 2], ['body']],
+        ['POST', `${url}/restore`, { foo: 1 }, ['foo']],
+      ] as const) {
+        const res = await t.app.inject({ method, url: path, headers: alice.auth, payload: payload as object })
+        assert.equal(res.statusCode, 422, `${method} ${path} ${JSON.stringify(payload)}: ${res.body}`)
+        assert.deepEqual(
+          errorOf(res).details?.map((d) => d.field),
+          fields,
+        )
+      }
+      const still = await req('GET', url, alice)
+      assert.equal(still.statusCode, 200)
+      assert.equal(still.json().version, 1)
+      const empty = await t.app.inject({ method: 'DELETE', url, headers: alice.auth, payload: {} })
+      assert.equal(empty.statusCode, 204, empty.body)
+      const restored = await t.app.inject({ method: 'POST', url: `${url}/restore`, headers: alice.auth })
+      assert.equal(restored.statusCode, 200, restored.body)
+    })
+
     it('accepts application/merge-patch+json', async () => {
       const task = await createTask(t.app, alice)
       const res = await t.app.inject({

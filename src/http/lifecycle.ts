@@ -39,6 +39,24 @@ export function requestIdFor(raw: RawRequestDefaultExpression): string {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID()
 }
 
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+/** preValidation for routes without a body schema: anything but no body or `{}` is a 422. */
+function refuseBody(request: FastifyRequest, _reply: unknown, done: (error?: Error) => void): void {
+  const body = request.body
+  if (body === undefined) return done()
+  const isObject = typeof body === 'object' && body !== null && !Array.isArray(body)
+  if (isObject && Object.keys(body).length === 0) return done()
+  done(
+    validationFailed(
+      isObject
+        ? Object.keys(body).map((field) => ({ field, message: 'is not a known field' }))
+        : [{ field: 'body', message: 'must be empty: this request takes no body' }],
+      'Request body is invalid',
+    ),
+  )
+}
+
 export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(): boolean }): void {
   // JSON bodies: an empty body is "no body" (schemas decide whether one is required),
   // anything unparseable is 400 MALFORMED_JSON. merge-patch+json is JSON too.
@@ -85,6 +103,15 @@ export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(
       }
     },
   )
+
+  // A request that takes no body (a DELETE, a restore, a redelivery) refuses one that is not
+  // empty, as unknown fields are refused everywhere (API.md §1): `{"force": true}` sent with a
+  // DELETE would otherwise be dropped unread and the change made. `{}` and no body are the same.
+  app.addHook('onRoute', (route) => {
+    if (route.schema?.body !== undefined) return
+    if (![route.method].flat().some((m) => BODY_METHODS.has(m))) return
+    route.preValidation = [...[route.preValidation ?? []].flat(), refuseBody]
+  })
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
