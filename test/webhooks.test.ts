@@ -219,6 +219,22 @@ for (const engine of testEngines()) {
       assert.equal((await patch({ url: 'http://127.0.0.1/' })).statusCode, 422)
       assert.equal((await patch({ secret: 'x' })).statusCode, 422)
       assert.equal((await patch({ id: 'x' })).statusCode, 422)
+      // A webhook has no ETag: an If-Match naming one cannot hold (412, nothing changed); `*` can.
+      for (const [method, ifMatch, status] of [
+        ['PATCH', '"bogus"', 412],
+        ['DELETE', 'W/"x", "y"', 412],
+        ['PATCH', '*', 200],
+      ] as const) {
+        const res = await t.app.inject({
+          method,
+          url: `/v1/webhooks/${hook.id}`,
+          headers: { ...alice.auth, 'if-match': ifMatch },
+          ...(method === 'PATCH' ? { payload: { description: `if-match ${ifMatch}` } } : {}),
+        })
+        assert.equal(res.statusCode, status, `${method} If-Match ${ifMatch}: ${res.body}`)
+      }
+      const kept = await t.app.inject({ method: 'GET', url: `/v1/webhooks/${hook.id}`, headers: alice.auth })
+      assert.equal((kept.json() as { description: string }).description, 'if-match *')
       const del = await t.app.inject({
         method: 'DELETE',
         url: `/v1/webhooks/${hook.id}`,

@@ -58,7 +58,7 @@ export function apiTokenRoutes(deps: { apiTokens: ApiTokenService }) {
           tags: TAG,
           summary: 'Revoke an API token',
           params: ApiTokenIdParams,
-          response: { 204: NoContent, ...errorResponses(401, 403, 404) },
+          response: { 204: NoContent, ...errorResponses(400, 401, 403, 404, 412, 415, 422) },
         },
       },
       async (request, reply) => {

@@ -41,6 +41,15 @@ export function requestIdFor(raw: RawRequestDefaultExpression): string {
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
+const CHANGE_METHODS = new Set(['PUT', 'PATCH', 'DELETE'])
+
+/** preValidation for changes to resources without an ETag: an If-Match but `*` is a 412. */
+function refuseIfMatchTag(request: FastifyRequest, _reply: unknown, done: (error?: Error) => void): void {
+  const ifMatch = request.headers['if-match']
+  if (ifMatch === undefined || ifMatch.trim() === '*') return done()
+  done(new ApiError('PRECONDITION_FAILED', 'This resource has no ETag: If-Match can only be *'))
+}
+
 /** preValidation for routes without a body schema: anything but no body or `{}` is a 422. */
 function refuseBody(request: FastifyRequest, _reply: unknown, done: (error?: Error) => void): void {
   const body = request.body
@@ -107,10 +116,16 @@ export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(
   // A request that takes no body (a DELETE, a restore, a redelivery) refuses one that is not
   // empty, as unknown fields are refused everywhere (API.md §1): `{"force": true}` sent with a
   // DELETE would otherwise be dropped unread and the change made. `{}` and no body are the same.
+  // A change to a resource that has no ETag (a webhook, an API token, a user) cannot match an
+  // If-Match naming a tag: RFC 9110 §13.1.1 has the server evaluate it, so it is 412, not
+  // ignored. `*` (any current representation) matches.
   app.addHook('onRoute', (route) => {
-    if (route.schema?.body !== undefined) return
-    if (![route.method].flat().some((m) => BODY_METHODS.has(m))) return
-    route.preValidation = [...[route.preValidation ?? []].flat(), refuseBody]
+    const methods = [route.method].flat()
+    if (route.schema?.body === undefined && methods.some((m) => BODY_METHODS.has(m)))
+      route.preValidation = [...[route.preValidation ?? []].flat(), refuseBody]
+    const headers = route.schema?.headers as { properties?: Record<string, unknown> } | undefined
+    if (headers?.properties?.['if-match'] === undefined && methods.some((m) => CHANGE_METHODS.has(m)))
+      route.preValidation = [...[route.preValidation ?? []].flat(), refuseIfMatchTag]
   })
 
   app.addHook('onRequest', (request, reply, done) => {

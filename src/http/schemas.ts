@@ -29,7 +29,7 @@ const DESCRIPTIONS: Record<number, string> = {
   405: 'METHOD_NOT_ALLOWED, with an Allow header',
   406: 'NOT_ACCEPTABLE: the Accept header excludes application/json',
   409: 'CONFLICT, EMAIL_TAKEN or IDEMPOTENCY_IN_PROGRESS',
-  412: 'PRECONDITION_FAILED: If-Match does not match the current ETag; nothing changed',
+  412: 'PRECONDITION_FAILED: If-Match does not match the current ETag (on a resource without one, only `*` does), or If-None-Match does; nothing changed',
   413: 'PAYLOAD_TOO_LARGE: body over BODY_LIMIT_BYTES (default 1 MiB)',
   415: 'UNSUPPORTED_MEDIA_TYPE: the body is not application/json (in UTF-8), or in a Content-Encoding not decoded',
   422: 'VALIDATION_FAILED (every problem listed in details) or IDEMPOTENCY_KEY_REUSED',

@@ -259,7 +259,7 @@ export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyS
             'Sets `deletedAt`; the task disappears from reads except through `deleted=include|only`. A second DELETE is 404. `If-Match` is honoured as for PATCH.',
           params: TaskIdParams,
           headers: ConditionalHeaders,
-          response: { 204: NoContent, ...errorResponses(401, 403, 404, 412, 428) },
+          response: { 204: NoContent, ...errorResponses(400, 401, 403, 404, 412, 415, 422, 428) },
         },
       },
       async (request, reply) => {
@@ -282,7 +282,7 @@ export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyS
             'Clears `deletedAt`. Restoring a task that is not deleted changes nothing and answers 200 with it. Only the owner or an admin may restore.',
           params: TaskIdParams,
           headers: ConditionalHeaders,
-          response: { 200: Type.Ref(TaskSchema), ...errorResponses(401, 403, 404, 412) },
+          response: { 200: Type.Ref(TaskSchema), ...errorResponses(400, 401, 403, 404, 412, 415, 422) },
         },
       },
       async (request, reply) => {

@@ -94,7 +94,7 @@ export function webhookRoutes(deps: { webhooks: WebhookService }) {
             'Any subset of url, events, description, enabled. `enabled: true` re-enables a disabled endpoint and resets its failure count; its pending deliveries resume.',
           params: WebhookIdParams,
           body: PatchWebhookBody,
-          response: { 200: WebhookSchema, ...errorResponses(400, 401, 403, 404, 413, 415, 422) },
+          response: { 200: WebhookSchema, ...errorResponses(400, 401, 403, 404, 412, 413, 415, 422) },
         },
       },
       async (request) =>
@@ -110,7 +110,7 @@ export function webhookRoutes(deps: { webhooks: WebhookService }) {
           summary: 'Delete a webhook',
           description: 'Deletes the endpoint and its deliveries; nothing more is sent to it.',
           params: WebhookIdParams,
-          response: { 204: NoContent, ...errorResponses(401, 403, 404) },
+          response: { 204: NoContent, ...errorResponses(400, 401, 403, 404, 412, 415, 422) },
         },
       },
       async (request, reply) => {
@@ -152,7 +152,7 @@ export function webhookRoutes(deps: { webhooks: WebhookService }) {
           description:
             'Makes the delivery pending and due now, whatever its status. The `webhook-id` stays the same, so receivers that processed it can deduplicate. 409 when the webhook is disabled.',
           params: DeliveryParams,
-          response: { 202: DeliverySchema, ...errorResponses(401, 403, 404, 409) },
+          response: { 202: DeliverySchema, ...errorResponses(400, 401, 403, 404, 409, 415, 422) },
         },
       },
       async (request, reply) => {
