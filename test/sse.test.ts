@@ -13,6 +13,7 @@ import {
   buildTestApp,
   createTask,
   errorOf,
+  LogCapture,
   registerAndLogin,
   type TestApp,
   type TestUser,
@@ -235,6 +236,34 @@ for (const engine of testEngines()) {
       } finally {
         client.close()
         await reader.close()
+      }
+    })
+
+    it('logs and counts a stream the client closes, as every other request is', async () => {
+      const logs = new LogCapture()
+      const t2 = await buildTestApp({ LOG_LEVEL: 'info' }, { logStream: logs }, engine)
+      try {
+        const viewer = await registerAndLogin(t2.app)
+        await t2.app.listen({ port: 0, host: '127.0.0.1' })
+        const base2 = `http://127.0.0.1:${(t2.app.server.address() as AddressInfo).port}`
+        const client = await openSse(base2, viewer.token)
+        assert.equal(client.status, 200)
+        const requestId = String(client.headers['x-request-id'])
+        client.close()
+        await waitFor(
+          () => logs.entries().some((e) => e.requestId === requestId && e.msg === 'request completed'),
+          'the stream’s log line',
+          5000,
+        )
+        const line = logs.entries().find((e) => e.requestId === requestId && e.msg === 'request completed')
+        assert.equal(line?.route, '/v1/events')
+        assert.equal(line?.status, 200)
+        assert.equal(line?.closedBy, 'client')
+        assert.equal(line?.userId, viewer.id)
+        const metrics = await t2.app.inject({ method: 'GET', url: '/metrics' })
+        assert.match(metrics.body, /http_requests_total\{method="GET",route="\/v1\/events",status="200"\} 1/)
+      } finally {
+        await t2.close()
       }
     })
 

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { ApiError, validationFailed } from '../errors.ts'
+import { logCompletion } from '../http/lifecycle.ts'
 import { errorResponses } from '../http/schemas.ts'
 import { canSeeEvent } from '../webhooks/policy.ts'
 import { currentPosition, type EventPosition, positionAfterEvent } from './repository.ts'
@@ -73,7 +74,16 @@ export function eventRoutes(deps: { streams: EventStreams; credentialRecheckMs: 
             )
           },
         })
-        reply.raw.on('close', () => stream.destroy()) // the client went away
+        reply.raw.on('close', () => {
+          stream.destroy()
+          // The client went away: the response never finishes, so no onResponse hook writes its
+          // log line or counts it. Done here, as they would have (a stream the server ends
+          // finishes, and the hooks see it).
+          if (!reply.raw.writableFinished) {
+            logCompletion(request, reply, 'client')
+            app.observeResponse?.(request, reply)
+          }
+        })
         // The stream is piped as is; the 200 schema only documents the media type. @fastify/compress
         // leaves text/event-stream alone (its default compressibleTypes excludes it), so no encoder
         // buffers events; x-accel-buffering asks reverse proxies not to buffer either.

@@ -2,7 +2,7 @@
 // through @fastify/accepts),
 // JSON body parsing (400/415), draining on shutdown and the one log line per request.
 import { randomUUID } from 'node:crypto'
-import type { FastifyInstance, FastifyRequest, RawRequestDefaultExpression } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RawRequestDefaultExpression } from 'fastify'
 import secureJson from 'secure-json-parse'
 import { ApiError, validationFailed } from '../errors.ts'
 
@@ -159,17 +159,26 @@ export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(
   })
 
   app.addHook('onResponse', (request: FastifyRequest, reply, done) => {
-    request.log.info(
-      {
-        userId: request.principal?.userId,
-        method: request.method,
-        route: request.is404 ? undefined : request.routeOptions.url,
-        path: request.url.split('?')[0],
-        status: reply.statusCode,
-        durationMs: Math.round(reply.elapsedTime * 100) / 100,
-      },
-      'request completed',
-    )
+    logCompletion(request, reply)
     done()
   })
+}
+
+/**
+ * The one log line of a request (API.md §6), written once its response is sent; and, by a
+ * response the client walked away from (a live event stream), when it closed, with `closedBy`.
+ */
+export function logCompletion(request: FastifyRequest, reply: FastifyReply, closedBy?: 'client'): void {
+  request.log.info(
+    {
+      userId: request.principal?.userId,
+      method: request.method,
+      route: request.is404 ? undefined : request.routeOptions.url,
+      path: request.url.split('?')[0],
+      status: reply.statusCode,
+      durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      closedBy,
+    },
+    'request completed',
+  )
 }

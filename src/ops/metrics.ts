@@ -1,7 +1,17 @@
 // Prometheus metrics: request counts and latency by route and status, the
 // database pool, and process metrics. One registry per app so tests can build many apps.
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Records a response in the request metrics, as the onResponse hook does. For responses that
+     * never finish because the client went away (a live event stream), which no onResponse sees.
+     */
+    observeResponse?: (request: FastifyRequest, reply: FastifyReply) => void
+  }
+}
 
 export class Metrics {
   readonly registry = new Registry()
@@ -81,10 +91,14 @@ export class Metrics {
 
   /** Records every response once it is sent; unmatched routes share one label so scans cannot explode cardinality. */
   register(app: FastifyInstance): void {
-    // Callback-style: an async hook costs a promise on every response.
-    app.addHook('onResponse', (request, reply, done) => {
+    const observe = (request: FastifyRequest, reply: FastifyReply) => {
       const route = request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched')
       this.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000)
+    }
+    app.decorate('observeResponse', observe)
+    // Callback-style: an async hook costs a promise on every response.
+    app.addHook('onResponse', (request, reply, done) => {
+      observe(request, reply)
       done()
     })
   }
