@@ -52,6 +52,19 @@ for (const engine of testEngines()) {
         [created.id],
       )
       assert.ok((await auditActions(t.app)).includes('api_token.created'))
+      // What Location names can be fetched, without the secret, by its owner only, until revoked.
+      const location = String(res.headers.location)
+      assert.equal(location, `/v1/api-tokens/${created.id}`)
+      const one = await t.app.inject({ url: location, headers: user.auth })
+      assert.equal(one.statusCode, 200, one.body)
+      assert.equal(one.headers['cache-control'], 'no-store')
+      assert.deepEqual(one.json(), (list.json() as { items: unknown[] }).items[0])
+      assert.ok(!one.body.includes(created.token))
+      const stranger = await registerAndLogin(t.app)
+      assert.equal((await t.app.inject({ url: location, headers: stranger.auth })).statusCode, 404)
+      assert.equal((await t.app.inject({ url: '/v1/api-tokens/nope', headers: user.auth })).statusCode, 404)
+      await t.app.inject({ method: 'DELETE', url: location, headers: user.auth })
+      assert.equal((await t.app.inject({ url: location, headers: user.auth })).statusCode, 404)
     })
 
     it('a token works as a Bearer credential within its scopes only', async () => {

@@ -3,7 +3,13 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import { errorResponses, NoContent } from '../http/schemas.ts'
 import type { ApiTokenService } from './api-tokens.ts'
-import { ApiTokenIdParams, ApiTokenListSchema, CreateApiTokenBody, CreatedApiTokenSchema } from './schemas.ts'
+import {
+  ApiTokenIdParams,
+  ApiTokenListSchema,
+  ApiTokenSchema,
+  CreateApiTokenBody,
+  CreatedApiTokenSchema,
+} from './schemas.ts'
 
 const TAG = ['api-tokens']
 const sessionOnly = { scope: 'none', sessionOnly: true } as const
@@ -48,6 +54,24 @@ export function apiTokenRoutes(deps: { apiTokens: ApiTokenService }) {
       },
       async (request, reply) =>
         reply.header('cache-control', 'no-store').send({ items: await apiTokens.list(request.principal!) }),
+    )
+
+    r.get(
+      '/v1/api-tokens/:id',
+      {
+        config: sessionOnly,
+        schema: {
+          tags: TAG,
+          summary: 'One of your API tokens (without its secret)',
+          description: 'What `Location` names when a token is created; 404 once it is revoked.',
+          params: ApiTokenIdParams,
+          response: { 200: ApiTokenSchema, ...errorResponses(401, 403, 404) },
+        },
+      },
+      async (request, reply) =>
+        reply
+          .header('cache-control', 'no-store')
+          .send(await apiTokens.get(request.principal!, request.params.id)),
     )
 
     r.delete(

@@ -79,6 +79,14 @@ export class ApiTokenService {
     return listApiTokens(this.#database.db, principal.userId)
   }
 
+  /** One of the caller's tokens, as list() shows it (a user holds few: it is looked up there). */
+  async get(principal: Principal, id: string): Promise<ApiToken> {
+    const key = UUID.test(id) ? id.toLowerCase() : undefined
+    const token = key && (await this.list(principal)).find((t) => t.id === key)
+    if (!token) throw notFound('API token')
+    return token
+  }
+
   async revoke(principal: Principal, id: string): Promise<void> {
     if (!UUID.test(id)) throw notFound('API token')
     const now = this.#clock().toISOString()
