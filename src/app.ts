@@ -239,6 +239,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         'Retry-After',
         'Idempotency-Replayed',
         'Allow',
+        // Says why a 401 or 403 was given (invalid_token, insufficient_scope): a browser app reads it.
+        'WWW-Authenticate',
       ],
       maxAge: 600,
       // A bare OPTIONS (no Origin) is answered like a preflight rather than with a text/plain 400.

@@ -99,6 +99,7 @@ for (const engine of testEngines()) {
       })
       assert.equal(actual.headers['access-control-allow-origin'], ORIGIN)
       assert.match(String(actual.headers['access-control-expose-headers']), /ETag/i)
+      assert.match(String(actual.headers['access-control-expose-headers']), /WWW-Authenticate/i)
     })
 
     it('grants nothing to an origin that is not allowed', async () => {
