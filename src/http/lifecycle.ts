@@ -46,16 +46,21 @@ const CHANGE_METHODS = new Set(['PUT', 'PATCH', 'DELETE'])
 /** preValidation for changes to resources without an ETag: an If-Match but `*` is a 412. */
 function refuseIfMatchTag(request: FastifyRequest, _reply: unknown, done: (error?: Error) => void): void {
   const ifMatch = request.headers['if-match']
-  if (ifMatch === undefined || ifMatch.trim() === '*') return done()
-  done(new ApiError('PRECONDITION_FAILED', 'This resource has no ETag: If-Match can only be *'))
+  done(
+    ifMatch === undefined || ifMatch.trim() === '*'
+      ? undefined
+      : new ApiError('PRECONDITION_FAILED', 'This resource has no ETag: If-Match can only be *'),
+  )
 }
 
 /** preValidation for routes without a body schema: anything but no body or `{}` is a 422. */
 function refuseBody(request: FastifyRequest, _reply: unknown, done: (error?: Error) => void): void {
   const body = request.body
-  if (body === undefined) return done()
   const isObject = typeof body === 'object' && body !== null && !Array.isArray(body)
-  if (isObject && Object.keys(body).length === 0) return done()
+  if (body === undefined || (isObject && Object.keys(body).length === 0)) {
+    done()
+    return
+  }
   done(
     validationFailed(
       isObject
