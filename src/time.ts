@@ -21,3 +21,14 @@ export function toIso(value: string | Date): string {
 export function toIsoOrNull(value: string | Date | null): string | null {
   return value === null ? null : toIso(value)
 }
+
+/** The years RFC 3339 can write in UTC and both engines can store (PostgreSQL has no year 0). */
+const MIN_MS = Date.parse('0001-01-01T00:00:00.000Z')
+const MAX_MS = Date.parse('9999-12-31T23:59:59.999Z')
+
+/** RFC 3339 with any offset → UTC with milliseconds; undefined when unparseable or outside years 1–9999 in UTC. */
+export function normaliseTimestamp(value: string): string | undefined {
+  const ms = Date.parse(value)
+  if (Number.isNaN(ms) || ms < MIN_MS || ms > MAX_MS) return undefined
+  return new Date(ms).toISOString()
+}

@@ -63,6 +63,12 @@ for (const engine of testEngines()) {
       const stranger = await registerAndLogin(t.app)
       assert.equal((await t.app.inject({ url: location, headers: stranger.auth })).statusCode, 404)
       assert.equal((await t.app.inject({ url: '/v1/api-tokens/nope', headers: user.auth })).statusCode, 404)
+      // No ETag: an If-Match naming a tag is 412 and the token stays; one not found is 404 first.
+      const conditional = (headers: Record<string, string>, url = location) =>
+        t.app.inject({ method: 'DELETE', url, headers: { ...headers, 'if-match': '"v1"' } })
+      assert.equal((await conditional(user.auth)).statusCode, 412)
+      assert.equal((await conditional(stranger.auth)).statusCode, 404)
+      assert.equal((await t.app.inject({ url: location, headers: user.auth })).statusCode, 200)
       await t.app.inject({ method: 'DELETE', url: location, headers: user.auth })
       assert.equal((await t.app.inject({ url: location, headers: user.auth })).statusCode, 404)
     })

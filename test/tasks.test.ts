@@ -162,6 +162,15 @@ for (const engine of testEngines()) {
       })
     }
 
+    it('names an unpaired surrogate as such wherever it is in a body, beside the schema’s own problems', async () => {
+      const res = await req('POST', '/v1/tasks', alice, { title: 'x', tags: ['ok', 'a\udc00'], 'k\ud800': 1 })
+      assert.equal(res.statusCode, 422)
+      const unpaired = (errorOf(res).details ?? []).filter((d) =>
+        d.message.startsWith('must be valid Unicode text'),
+      )
+      assert.deepEqual(unpaired.map((d) => d.field).sort(), ['k\ud800', 'tags.1'])
+    })
+
     it('patches any subset, bumps the version, and clears dueAt with null', async () => {
       const task = await createTask(t.app, alice, aTask({ dueAt: '2026-12-01T00:00:00Z', tags: ['a'] }))
       const res = await req('PATCH', `/v1/tasks/${task.id}`, alice, {

@@ -1,6 +1,7 @@
 // The webhooks API (API.md §4): create with a secret shown once, list, get, update, delete,
 // ownership, validation and the SSRF refusals at creation (private targets not allowed here).
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
 import {
@@ -235,6 +236,16 @@ for (const engine of testEngines()) {
       }
       const kept = await t.app.inject({ method: 'GET', url: `/v1/webhooks/${hook.id}`, headers: alice.auth })
       assert.equal((kept.json() as { description: string }).description, 'if-match *')
+      // A webhook the caller cannot see is 404 first, If-Match or not.
+      for (const url of [`/v1/webhooks/${randomUUID()}`, `/v1/webhooks/${hook.id}`]) {
+        const other = url.endsWith(hook.id) ? bob : alice
+        const res = await t.app.inject({
+          method: 'DELETE',
+          url,
+          headers: { ...other.auth, 'if-match': '"x"' },
+        })
+        assert.equal(res.statusCode, 404, `${url}: ${res.body}`)
+      }
       const del = await t.app.inject({
         method: 'DELETE',
         url: `/v1/webhooks/${hook.id}`,

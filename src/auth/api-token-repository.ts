@@ -46,17 +46,28 @@ export async function insertApiToken(
     .execute()
 }
 
-/** The caller's tokens that are not revoked, newest first (expired ones too, so they can be cleaned up). */
-export async function listApiTokens(db: Executor, userId: string): Promise<ApiToken[]> {
-  const rows = await db
+/** The user's tokens that are not revoked (expired ones too, so they can be cleaned up). */
+const listedTokens = (db: Executor, userId: string) =>
+  db
     .selectFrom('api_tokens')
     .select(['id', 'name', 'scopes', 'created_at', 'expires_at'])
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .execute()
+
+/** The caller's tokens as listed: not revoked, newest first. */
+export async function listApiTokens(db: Executor, userId: string): Promise<ApiToken[]> {
+  const rows = await listedTokens(db, userId).orderBy('created_at', 'desc').orderBy('id', 'desc').execute()
   return rows.map(toApiToken)
+}
+
+/** One of the caller's listed tokens; undefined when the list does not hold it. */
+export async function findListedApiToken(
+  db: Executor,
+  userId: string,
+  id: string,
+): Promise<ApiToken | undefined> {
+  const row = await listedTokens(db, userId).where('id', '=', id).executeTakeFirst()
+  return row && toApiToken(row)
 }
 
 /** Revokes one of the user's tokens; undefined when there is no such live token of theirs. */

@@ -1,6 +1,7 @@
 // HTTP for personal API tokens: created, listed and revoked with a login session only.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
+import { refuseIfMatchWithoutEtag } from '../conditional.ts'
 import { errorResponses, NoContent } from '../http/schemas.ts'
 import type { ApiTokenService } from './api-tokens.ts'
 import {
@@ -86,6 +87,9 @@ export function apiTokenRoutes(deps: { apiTokens: ApiTokenService }) {
         },
       },
       async (request, reply) => {
+        await refuseIfMatchWithoutEtag(request.headers['if-match'], () =>
+          apiTokens.get(request.principal!, request.params.id),
+        )
         await apiTokens.revoke(request.principal!, request.params.id)
         return reply.code(204).send(null)
       },

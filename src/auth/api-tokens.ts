@@ -8,6 +8,7 @@ import { uuidv7 } from '../ids.ts'
 import type { Clock } from '../time.ts'
 import {
   type ApiToken,
+  findListedApiToken,
   findLiveApiToken,
   insertApiToken,
   listApiTokens,
@@ -79,10 +80,10 @@ export class ApiTokenService {
     return listApiTokens(this.#database.db, principal.userId)
   }
 
-  /** One of the caller's tokens, as list() shows it (a user holds few: it is looked up there). */
+  /** One of the caller's tokens, as list() shows it. */
   async get(principal: Principal, id: string): Promise<ApiToken> {
-    const key = UUID.test(id) ? id.toLowerCase() : undefined
-    const token = key && (await this.list(principal)).find((t) => t.id === key)
+    if (!UUID.test(id)) throw notFound('API token')
+    const token = await findListedApiToken(this.#database.db, principal.userId, id.toLowerCase())
     if (!token) throw notFound('API token')
     return token
   }

@@ -13,7 +13,7 @@ const EVENT_ID = /^\d{1,15}$/
 /** Open streams per user and instance; more is almost certainly a client reconnect bug. */
 export const MAX_STREAMS_PER_USER = 10
 
-/** How often an open stream's credential is checked again, at the least (CREDENTIAL_RECHECK_MS may be 0). */
+/** The shortest time between two checks of an open stream's credential (CREDENTIAL_RECHECK_MS may be 0). */
 const MIN_RECHECK_MS = 1000
 
 export function eventRoutes(deps: { streams: EventStreams; credentialRecheckMs: number }) {
@@ -27,7 +27,7 @@ export function eventRoutes(deps: { streams: EventStreams; credentialRecheckMs: 
           tags: ['events'],
           summary: 'Live task events (Server-Sent Events)',
           description:
-            'A `text/event-stream` of task.created, task.updated, task.deleted and task.restored events, each with `id:` and `event:` (the type) and `data:` the same JSON body webhooks receive. Reconnect with `Last-Event-ID` (header, or `lastEventId` query parameter for clients that cannot set headers) to replay what was missed within the retention window. Comment lines are heartbeats. Streams end on server shutdown, and once their credential is no longer valid (expired, revoked, its session ended; checked every CREDENTIAL_RECHECK_MS, at least every second); reconnect with a valid token and Last-Event-ID.',
+            'A `text/event-stream` of task.created, task.updated, task.deleted and task.restored events, each with `id:` and `event:` (the type) and `data:` the same JSON body webhooks receive. Reconnect with `Last-Event-ID` (header, or `lastEventId` query parameter for clients that cannot set headers) to replay what was missed within the retention window. Comment lines are heartbeats. Streams end on server shutdown, and once their credential is no longer valid (expired, revoked, its session ended; checked every CREDENTIAL_RECHECK_MS, not more often than once a second); reconnect with a valid token and Last-Event-ID.',
           querystring: Type.Object(
             { lastEventId: Type.Optional(Type.String({ maxLength: 40, description: 'As Last-Event-ID' })) },
             { additionalProperties: false },

@@ -39,7 +39,8 @@ export class EventStreams {
   readonly #signal: EventSignal
   readonly #settings: StreamSettings
   readonly #log: FastifyBaseLogger
-  readonly #open = new Set<PassThrough>()
+  /** Each open stream, with how to end it from this side. */
+  readonly #open = new Map<PassThrough, (comment: string) => void>()
   readonly #perUser = new Map<string, number>()
 
   constructor(deps: {
@@ -75,11 +76,11 @@ export class EventStreams {
     credential?: { stillAllowed: () => Promise<boolean>; everyMs: number },
   ): PassThrough {
     const out = new PassThrough()
-    this.#open.add(out)
     this.#perUser.set(userId, this.openFor(userId) + 1)
     let position = from
     let reading = false
     let again = false
+    /** Ended from either side: nothing more is written. */
     let closed = false
 
     const pump = async () => {
@@ -94,7 +95,7 @@ export class EventStreams {
           again = false
           for (;;) {
             const events = await readEventsAfter(this.#database.db, this.#database.engine, position, BATCH)
-            if (closed) return
+            if (closed || out.writableEnded) return
             for (const event of events) {
               // Payloads are JSON.stringify output: one line, so one `data:` field.
               out.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${event.payload}\n\n`)
@@ -102,10 +103,10 @@ export class EventStreams {
             }
             // A replay can be long: let the client drain, and cut off only a client that stops reading.
             if (out.writableLength > MAX_BUFFERED_BYTES && !(await drained(out, DRAIN_TIMEOUT_MS))) {
-              out.end(': too far behind; reconnect with Last-Event-ID\n\n')
+              endWith(': too far behind; reconnect with Last-Event-ID\n\n')
               return
             }
-            if (closed) return
+            if (closed || out.writableEnded) return
             if (events.length < BATCH) break
           }
           if (
@@ -140,31 +141,53 @@ export class EventStreams {
     })
     const poll = setInterval(() => void pump(), this.#settings.pollIntervalMs)
     const heartbeat = setInterval(() => out.write(': heartbeat\n\n'), this.#settings.heartbeatMs)
+    // One check at a time: while the database is slow to answer, checks do not pile up.
+    let checking = false
     const recheck =
       credential &&
       setInterval(() => {
+        if (checking) return
+        checking = true
         credential.stillAllowed().then(
           (allowed) => {
-            if (!allowed && !closed)
-              out.end(': credential no longer valid; reconnect with a valid token and Last-Event-ID\n\n')
+            checking = false
+            if (!allowed)
+              endWith(': credential no longer valid; reconnect with a valid token and Last-Event-ID\n\n')
           },
           // Not checkable now (the database is down): the stream goes on, and the next check decides.
-          (err: unknown) => this.#log.warn({ err }, 'event stream could not recheck its credential'),
+          (err: unknown) => {
+            checking = false
+            this.#log.warn({ err }, 'event stream could not recheck its credential')
+          },
         )
       }, credential.everyMs)
-    const cleanup = () => {
-      if (closed) return
-      closed = true
+    const stopTimers = () => {
       unsubscribe()
       clearInterval(poll)
       clearInterval(heartbeat)
       if (recheck) clearInterval(recheck)
       if (retryTimer) clearTimeout(retryTimer)
-      this.#open.delete(out)
+    }
+    // Ends the stream from this side (shutdown, a client too far behind, a credential no longer
+    // valid) once: the timers stop at once, so nothing is written after the end while its last
+    // bytes drain to a slow client (a write after end would destroy the stream with an error).
+    const endWith = (comment: string) => {
+      if (closed) return
+      closed = true
+      stopTimers()
+      out.end(comment)
+    }
+    const cleanup = () => {
+      if (!closed) {
+        closed = true
+        stopTimers()
+      }
+      if (!this.#open.delete(out)) return
       const left = this.openFor(userId) - 1
       if (left > 0) this.#perUser.set(userId, left)
       else this.#perUser.delete(userId)
     }
+    this.#open.set(out, endWith)
     out.on('close', cleanup)
     out.on('finish', cleanup)
     out.on('error', cleanup)
@@ -176,6 +199,6 @@ export class EventStreams {
 
   /** Ends every open stream (shutdown): clients reconnect elsewhere with Last-Event-ID. */
   closeAll(): void {
-    for (const out of this.#open) out.end(': server shutting down\n\n')
+    for (const endWith of this.#open.values()) endWith(': server shutting down\n\n')
   }
 }

@@ -77,7 +77,9 @@ export function registerAuthentication(
     try {
       return await verifier.verifyBearer(token)
     } catch (error) {
-      if (error instanceof ApiError) return undefined
+      // Only a refused credential ends what it opened; an identity provider or database that
+      // cannot answer now (503, or any other failure) is not an answer about the credential.
+      if (error instanceof ApiError && error.code === 'INVALID_TOKEN') return undefined
       throw error
     }
   })
@@ -91,13 +93,13 @@ export function registerAuthentication(
   async function resolvePrincipal(request: FastifyRequest): Promise<void> {
     const header = request.headers.authorization
     if (header === undefined || request.is404) return
-    const match = BEARER.exec(header)
-    if (!match?.[1] || match[1].length > MAX_TOKEN_LENGTH) {
+    const token = bearerToken(header)
+    if (!token || token.length > MAX_TOKEN_LENGTH) {
       request.authError = invalidToken('Authorization header must be "Bearer <token>"')
       return
     }
     try {
-      const principal = await verifier.verifyBearer(match[1])
+      const principal = await verifier.verifyBearer(token)
       // A copy per request: verified principals are cached and shared between requests.
       request.principal = { ...principal, origin: originOf(request) }
     } catch (error) {

@@ -47,7 +47,9 @@ function refuse(log: FastifyBaseLogger, socket: Socket, refusal: Refusal, cause:
   const requestId = randomUUID()
   const status = ERROR_STATUS[refusal.code]
   log.info({ requestId, status, cause }, 'request refused before routing')
-  if (socket.writable) {
+  // A response already under way on this connection has sent its head: another cannot follow.
+  const underWay = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent
+  if (socket.writable && !underWay) {
     const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message, requestId } })
     socket.end(
       `HTTP/1.1 ${status} ${refusal.reason}\r\n` +

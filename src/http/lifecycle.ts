@@ -11,8 +11,6 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i
 /** Bodies are UTF-8 (API.md §0): bytes that are not are refused, not stored as U+FFFD. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true })
-/** How secure-json-parse's refusal of a prototype-polluting key begins. */
-const FORBIDDEN_KEY = 'Object contains forbidden prototype property'
 
 /**
  * Where a parsed body holds the keys secure-json-parse refuses (`__proto__`, or `constructor`
@@ -20,6 +18,16 @@ const FORBIDDEN_KEY = 'Object contains forbidden prototype property'
  * has is a 422 naming it, as any unknown field is, not a 400. JSON.parse makes such keys own
  * properties, so walking them here is safe.
  */
+function parsedForbiddenKeys(text: string): string[] | undefined {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  return forbiddenKeys(value, '', [])
+}
+
 function forbiddenKeys(value: unknown, path: string, found: string[]): string[] {
   if (typeof value !== 'object' || value === null) return found
   for (const [key, item] of Object.entries(value)) {
@@ -40,18 +48,6 @@ export function requestIdFor(raw: RawRequestDefaultExpression): string {
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
-
-const CHANGE_METHODS = new Set(['PUT', 'PATCH', 'DELETE'])
-
-/** preValidation for changes to resources without an ETag: an If-Match but `*` is a 412. */
-function refuseIfMatchTag(request: FastifyRequest, _reply: unknown, done: (error?: Error) => void): void {
-  const ifMatch = request.headers['if-match']
-  done(
-    ifMatch === undefined || ifMatch.trim() === '*'
-      ? undefined
-      : new ApiError('PRECONDITION_FAILED', 'This resource has no ETag: If-Match can only be *'),
-  )
-}
 
 /** preValidation for routes without a body schema: anything but no body or `{}` is a 422. */
 function refuseBody(request: FastifyRequest, _reply: unknown, done: (error?: Error) => void): void {
@@ -101,14 +97,13 @@ export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(
           // such a key; a JSON.parse reviver ran for every value (5 % of a create's CPU).
           secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }),
         )
-      } catch (error) {
+      } catch {
+        // Refused text that JSON.parse reads was refused for a prototype-polluting key.
+        const keys = parsedForbiddenKeys(text)
         done(
-          error instanceof SyntaxError && error.message.startsWith(FORBIDDEN_KEY)
+          keys
             ? validationFailed(
-                forbiddenKeys(JSON.parse(text), '', []).map((field) => ({
-                  field,
-                  message: 'is not a known field',
-                })),
+                keys.map((field) => ({ field, message: 'is not a known field' })),
                 'Request body is invalid',
               )
             : new ApiError('MALFORMED_JSON', 'Request body is not valid JSON'),
@@ -121,16 +116,9 @@ export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(
   // A request that takes no body (a DELETE, a restore, a redelivery) refuses one that is not
   // empty, as unknown fields are refused everywhere (API.md §1): `{"force": true}` sent with a
   // DELETE would otherwise be dropped unread and the change made. `{}` and no body are the same.
-  // A change to a resource that has no ETag (a webhook, an API token, a user) cannot match an
-  // If-Match naming a tag: RFC 9110 §13.1.1 has the server evaluate it, so it is 412, not
-  // ignored. `*` (any current representation) matches.
   app.addHook('onRoute', (route) => {
-    const methods = [route.method].flat()
-    if (route.schema?.body === undefined && methods.some((m) => BODY_METHODS.has(m)))
+    if (route.schema?.body === undefined && [route.method].flat().some((m) => BODY_METHODS.has(m)))
       route.preValidation = [...[route.preValidation ?? []].flat(), refuseBody]
-    const headers = route.schema?.headers as { properties?: Record<string, unknown> } | undefined
-    if (headers?.properties?.['if-match'] === undefined && methods.some((m) => CHANGE_METHODS.has(m)))
-      route.preValidation = [...[route.preValidation ?? []].flat(), refuseIfMatchTag]
   })
 
   app.addHook('onRequest', (request, reply, done) => {
@@ -174,16 +162,14 @@ export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(
  * response the client walked away from (a live event stream), when it closed, with `closedBy`.
  */
 export function logCompletion(request: FastifyRequest, reply: FastifyReply, closedBy?: 'client'): void {
-  request.log.info(
-    {
-      userId: request.principal?.userId,
-      method: request.method,
-      route: request.is404 ? undefined : request.routeOptions.url,
-      path: request.url.split('?')[0],
-      status: reply.statusCode,
-      durationMs: Math.round(reply.elapsedTime * 100) / 100,
-      closedBy,
-    },
-    'request completed',
-  )
+  const line: Record<string, unknown> = {
+    userId: request.principal?.userId,
+    method: request.method,
+    route: request.is404 ? undefined : request.routeOptions.url,
+    path: request.url.split('?')[0],
+    status: reply.statusCode,
+    durationMs: Math.round(reply.elapsedTime * 100) / 100,
+  }
+  if (closedBy !== undefined) line.closedBy = closedBy
+  request.log.info(line, 'request completed')
 }

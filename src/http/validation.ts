@@ -6,6 +6,7 @@ import formatsModule, { type FormatsPlugin } from 'ajv-formats'
 import { fullFormats } from 'ajv-formats/dist/formats.js'
 import type { FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify'
 import { type ErrorDetail, UNPAIRED_SURROGATE } from '../errors.ts'
+import { normaliseTimestamp } from '../time.ts'
 
 const READ_ONLY_FIELDS = new Set(['id', 'ownerId', 'createdAt', 'updatedAt', 'deletedAt', 'version'])
 
@@ -68,15 +69,25 @@ function makeAjv(coerceTypes: false | 'array'): Ajv {
 }
 
 const rfc3339 = (value: string) => (dateTimeFormat.validate as (value: string) => boolean)(value)
-const MIN_MS = Date.parse('0001-01-01T00:00:00.000Z')
-const MAX_MS = Date.parse('9999-12-31T23:59:59.999Z')
-function storableTime(value: string): boolean {
-  const ms = Date.parse(value)
-  return !Number.isNaN(ms) && ms >= MIN_MS && ms <= MAX_MS
-}
+const storableTime = (value: string) => normaliseTimestamp(value) !== undefined
 
 const bodyAjv = makeAjv(false)
 const textAjv = makeAjv('array')
+
+/** Whether every string in `value` (keys included) is valid Unicode text; allocates nothing. */
+function allWellFormed(value: unknown): boolean {
+  if (typeof value === 'string') return value.isWellFormed()
+  if (typeof value !== 'object' || value === null) return true
+  if (Array.isArray(value)) {
+    for (const item of value) if (!allWellFormed(item)) return false
+    return true
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue
+    if (!key.isWellFormed() || !allWellFormed((value as Record<string, unknown>)[key])) return false
+  }
+  return true
+}
 
 /** The JSON Pointers (as Ajv's instancePath) of the strings in `value` that are not valid Unicode text. */
 function illFormedStrings(value: unknown, path: string, found: string[]): string[] {
@@ -97,22 +108,28 @@ function illFormedStrings(value: unknown, path: string, found: string[]): string
 
 const pointerToken = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1')
 
-type Validate = ReturnType<FastifySchemaCompiler<unknown>> & { errors?: unknown[] | null }
+type Validate = ReturnType<FastifySchemaCompiler<unknown>> & {
+  errors?: unknown[] | null
+  schemaEnv?: unknown
+}
 
 /**
  * Every string of every body must be valid Unicode text (see UNPAIRED_SURROGATE). Bodies are
  * checked for unpaired surrogates beside the schema, not by a pattern in each string's
  * schema: no route's strings can forget it, and the problems it finds are listed with the
- * schema's in one 422.
+ * schema's in one 422. The paths are built only for a body that has such a string.
  */
 function withWellFormedStrings(validate: Validate): Validate {
-  const checked = ((data: unknown) => {
-    const valid = validate(data) === true
-    const paths = illFormedStrings(data, '', [])
-    if (valid && paths.length === 0) return true
+  const checked = ((data: unknown, dataCxt?: unknown) => {
+    const valid = (validate as (data: unknown, dataCxt?: unknown) => unknown)(data, dataCxt) === true
+    if (allWellFormed(data)) {
+      if (valid) return true
+      checked.errors = validate.errors
+      return false
+    }
     checked.errors = [
       ...((valid ? [] : validate.errors) ?? []),
-      ...paths.map((instancePath) => ({
+      ...illFormedStrings(data, '', []).map((instancePath) => ({
         keyword: 'x-well-formed',
         instancePath,
         schemaPath: '',
@@ -122,6 +139,9 @@ function withWellFormedStrings(validate: Validate): Validate {
     ]
     return false
   }) as Validate
+  // Fastify hands Ajv validators (those with a schemaEnv) the parent of the data, so a schema
+  // may change a root value (a default, a coerced type): kept for the wrapped one.
+  checked.schemaEnv = validate.schemaEnv
   return checked
 }
 

@@ -1,8 +1,8 @@
 // Turns GET /v1/tasks query parameters into a list plan (filters, sort, page
 // position) and back into opaque cursors. Pure: unit-tested without a database.
 import { type ErrorDetail, validationFailed } from '../errors.ts'
+import { normaliseTimestamp } from '../time.ts'
 import type { Priority, Status } from './model.ts'
-import { normaliseTimestamp } from './model.ts'
 import { MAX_OFFSET, PRIORITIES, SORT_FIELDS, STATUSES } from './schemas.ts'
 
 export type SortField = (typeof SORT_FIELDS)[number]

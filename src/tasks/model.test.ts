@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { ApiError } from '../errors.ts'
+import { normaliseTimestamp } from '../time.ts'
 import {
   changedFields,
   normaliseTags,
   normaliseTaskInput,
-  normaliseTimestamp,
   type Task,
   taskEtag,
   withDefaults,

@@ -1,6 +1,7 @@
 // The task as the domain sees it, and the pure rules that turn client input
 // into a valid task change (trimming, tag normalisation, time normalisation).
 import { type ErrorDetail, UNPAIRED_SURROGATE, validationFailed } from '../errors.ts'
+import { normaliseTimestamp } from '../time.ts'
 import type { PRIORITIES, STATUSES } from './schemas.ts'
 
 export type Status = (typeof STATUSES)[number]
@@ -55,17 +56,6 @@ export function normaliseTags(tags: string[], details: ErrorDetail[]): string[] 
   if (out.length > MAX_TAGS)
     details.push({ field: 'tags', message: `must have at most ${MAX_TAGS} distinct tags` })
   return out
-}
-
-/** The years RFC 3339 can write in UTC and both engines can store (PostgreSQL has no year 0). */
-const MIN_MS = Date.parse('0001-01-01T00:00:00.000Z')
-const MAX_MS = Date.parse('9999-12-31T23:59:59.999Z')
-
-/** RFC 3339 with any offset → UTC with milliseconds; undefined when unparseable or outside years 1–9999 in UTC. */
-export function normaliseTimestamp(value: string): string | undefined {
-  const ms = Date.parse(value)
-  if (Number.isNaN(ms) || ms < MIN_MS || ms > MAX_MS) return undefined
-  return new Date(ms).toISOString()
 }
 
 /** Validates and normalises a create or patch body (already type-checked by the route schema). */

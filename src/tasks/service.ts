@@ -46,6 +46,7 @@ export interface Preconditions {
 
 /** Whether a change to `task` may go ahead under `pre`'s If-Match and If-None-Match (RFC 9110 §13.2.2). */
 function preconditionsHold(pre: Preconditions, task: Task): boolean {
+  if (pre.ifMatch === undefined && pre.ifNoneMatch === undefined) return true
   const etag = taskEtag(task)
   if (pre.ifMatch !== undefined && !ifMatchSatisfied(pre.ifMatch, etag)) return false
   return pre.ifNoneMatch === undefined || !ifNoneMatchHits(pre.ifNoneMatch, etag)

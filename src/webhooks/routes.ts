@@ -1,6 +1,7 @@
 // HTTP for webhooks (API.md §4): parse, pick status codes and headers, call the service.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { refuseIfMatchWithoutEtag } from '../conditional.ts'
 import { errorResponses, NoContent } from '../http/schemas.ts'
 import { publicWebhook } from './model.ts'
 import {
@@ -97,8 +98,13 @@ export function webhookRoutes(deps: { webhooks: WebhookService }) {
           response: { 200: WebhookSchema, ...errorResponses(400, 401, 403, 404, 412, 413, 415, 422) },
         },
       },
-      async (request) =>
-        publicWebhook(await webhooks.update(principalOf(request), request.params.id, request.body)),
+      async (request) => {
+        const principal = principalOf(request)
+        await refuseIfMatchWithoutEtag(request.headers['if-match'], () =>
+          webhooks.get(principal, request.params.id),
+        )
+        return publicWebhook(await webhooks.update(principal, request.params.id, request.body))
+      },
     )
 
     r.delete(
@@ -114,7 +120,11 @@ export function webhookRoutes(deps: { webhooks: WebhookService }) {
         },
       },
       async (request, reply) => {
-        await webhooks.remove(principalOf(request), request.params.id)
+        const principal = principalOf(request)
+        await refuseIfMatchWithoutEtag(request.headers['if-match'], () =>
+          webhooks.get(principal, request.params.id),
+        )
+        await webhooks.remove(principal, request.params.id)
         return reply.code(204).send(null)
       },
     )
