@@ -101,7 +101,7 @@ export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(
         // Refused text that JSON.parse reads was refused for a prototype-polluting key.
         const keys = parsedForbiddenKeys(text)
         done(
-          keys
+          keys !== undefined && keys.length > 0
             ? validationFailed(
                 keys.map((field) => ({ field, message: 'is not a known field' })),
                 'Request body is invalid',
