@@ -82,6 +82,30 @@ export function errorScenarios(c: ScenarioContext): Scenario[] {
       detailFields: ['constructor'],
     },
     {
+      // Deep enough to overflow a recursive walk of the body (it was a 500), far under the body limit.
+      name: 'a body nesting 100,000 arrays (public route)',
+      request: () => ({
+        method: 'POST',
+        url: '/v1/auth/login',
+        headers: { 'content-type': 'application/json' },
+        payload: `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
+      }),
+      status: 422,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'a field nesting 100,000 arrays, an unpaired surrogate at the bottom',
+      request: () => ({
+        method: 'POST',
+        url: '/v1/tasks',
+        headers: { ...c.user.auth, 'content-type': 'application/json' },
+        payload: `{"title": "x", "tags": ${'['.repeat(100_000)}"\\ud800"${']'.repeat(100_000)}}`,
+      }),
+      status: 422,
+      code: 'VALIDATION_FAILED',
+      detailFields: ['tags.0', `tags${'.0'.repeat(100_000)}`],
+    },
+    {
       name: 'a body that is not UTF-8 (Latin-1 é)',
       request: () => ({
         method: 'POST',

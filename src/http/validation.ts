@@ -74,33 +74,58 @@ const storableTime = (value: string) => normaliseTimestamp(value) !== undefined
 const bodyAjv = makeAjv(false)
 const textAjv = makeAjv('array')
 
-/** Whether every string in `value` (keys included) is valid Unicode text; allocates nothing. */
+// Both walks below keep their own stack instead of recursing: a body is any JSON the parser
+// accepts, and 10,000 nested arrays (20 KB) would overflow the call stack (a 500) here.
+
+/**
+ * Whether every string in `value` (keys included) is valid Unicode text. Allocates nothing
+ * unless the body nests objects or arrays, and then one stack of them.
+ */
 function allWellFormed(value: unknown): boolean {
   if (typeof value === 'string') return value.isWellFormed()
   if (typeof value !== 'object' || value === null) return true
-  if (Array.isArray(value)) {
-    for (const item of value) if (!allWellFormed(item)) return false
-    return true
-  }
-  for (const key in value) {
-    if (!Object.hasOwn(value, key)) continue
-    if (!key.isWellFormed() || !allWellFormed((value as Record<string, unknown>)[key])) return false
+  const pending: object[] = [value]
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (Array.isArray(next)) {
+      for (const item of next) {
+        if (typeof item === 'string') {
+          if (!item.isWellFormed()) return false
+        } else if (typeof item === 'object' && item !== null) pending.push(item)
+      }
+      continue
+    }
+    for (const key in next) {
+      if (!Object.hasOwn(next, key)) continue
+      if (!key.isWellFormed()) return false
+      const item = (next as Record<string, unknown>)[key]
+      if (typeof item === 'string') {
+        if (!item.isWellFormed()) return false
+      } else if (typeof item === 'object' && item !== null) pending.push(item)
+    }
   }
   return true
 }
 
-/** The JSON Pointers (as Ajv's instancePath) of the strings in `value` that are not valid Unicode text. */
-function illFormedStrings(value: unknown, path: string, found: string[]): string[] {
-  if (typeof value === 'string') {
-    if (!value.isWellFormed()) found.push(path)
-  } else if (Array.isArray(value)) {
-    value.forEach((item, i) => {
-      illFormedStrings(item, `${path}/${i}`, found)
-    })
-  } else if (typeof value === 'object' && value !== null) {
-    for (const [key, item] of Object.entries(value)) {
-      if (!key.isWellFormed()) found.push(`${path}/${pointerToken(key)}`)
-      illFormedStrings(item, `${path}/${pointerToken(key)}`, found)
+/** The JSON Pointers (as Ajv's instancePath) of the strings in `value` that are not valid Unicode text, in document order. */
+function illFormedStrings(value: unknown): string[] {
+  const found: string[] = []
+  // Each entry: a value, its path, and whether the key that names it is itself ill-formed.
+  const pending: Array<[unknown, string, boolean]> = [[value, '', false]]
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [item, path, badKey] = next
+    if (badKey) found.push(path)
+    if (typeof item === 'string') {
+      if (!item.isWellFormed()) found.push(path)
+    } else if (typeof item === 'object' && item !== null) {
+      const children: Array<[unknown, string, boolean]> = Array.isArray(item)
+        ? item.map((child, i) => [child, `${path}/${i}`, false])
+        : Object.entries(item).map(([key, child]) => [
+            child,
+            `${path}/${pointerToken(key)}`,
+            !key.isWellFormed(),
+          ])
+      // Pushed last to first, so the first child is walked first.
+      for (let i = children.length - 1; i >= 0; i--) pending.push(children[i] as [unknown, string, boolean])
     }
   }
   return found
@@ -129,7 +154,7 @@ function withWellFormedStrings(validate: Validate): Validate {
     }
     checked.errors = [
       ...((valid ? [] : validate.errors) ?? []),
-      ...illFormedStrings(data, '', []).map((instancePath) => ({
+      ...illFormedStrings(data).map((instancePath) => ({
         keyword: 'x-well-formed',
         instancePath,
         schemaPath: '',
