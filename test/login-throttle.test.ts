@@ -89,9 +89,33 @@ for (const engine of testEngines()) {
       assert.equal((await login(victim.email, PASSWORD, nextAddress())).statusCode, 200)
     })
 
+    it('counts parallel guesses before checking them: a burst gets no more tries than a sequence', async () => {
+      const user = await registerAndLogin(t.app)
+      const from = nextAddress()
+      // Twelve guesses at once, the right password among them: only the first three (the
+      // account's allowance) are checked at all.
+      const guesses = Array.from({ length: 12 }, (_, i) => (i === 11 ? PASSWORD : `wrong password ${i}!`))
+      const answers = await Promise.all(guesses.map((password) => login(user.email, password, from)))
+      const statuses = answers.map((res) => res.statusCode)
+      assert.equal(statuses.filter((s) => s === 429).length, 9, statuses.join(' '))
+      assert.equal(statuses.filter((s) => s === 401 || s === 200).length, 3, statuses.join(' '))
+      for (const res of answers.filter((r) => r.statusCode === 429))
+        assert.equal(errorOf(res).code, 'TOO_MANY_ATTEMPTS')
+    })
+
+    it('successful logins do not use up the address', async () => {
+      // More good logins from one address than the address may fail (6): none is refused.
+      const user = await registerAndLogin(t.app)
+      const from = nextAddress()
+      for (let i = 0; i < 8; i++) assert.equal((await login(user.email, PASSWORD, from)).statusCode, 200)
+      // And they did not launder its failures: six failures still lock it.
+      for (let i = 0; i < 6; i++) await login(uniqueEmail('spray'), 'wrong password!!', from)
+      assert.equal((await login(user.email, PASSWORD, from)).statusCode, 429)
+    })
+
     it('stale counters are swept', async () => {
       const throttle = new LoginThrottle({ maxPerAccount: 3, maxPerAddress: 6, lockoutSeconds: 60 }, clock)
-      await throttle.recordFailure(t.app.database.db, uniqueEmail('stale'), nextAddress())
+      await throttle.reserve(t.app.database, uniqueEmail('stale'), nextAddress())
       const count = async () =>
         Number(
           (

@@ -41,7 +41,7 @@ export function authRoutes(deps: { auth: AuthService; tokens: AccessTokens }) {
           tags: TAG,
           summary: 'Log in with email and password',
           description:
-            'A wrong email and a wrong password get the same 401 INVALID_CREDENTIALS. Repeated failures for one email or one client address are throttled: 429 TOO_MANY_ATTEMPTS with Retry-After.',
+            'A wrong email and a wrong password get the same 401 INVALID_CREDENTIALS. Repeated failures for one email or one client address are throttled: 429 TOO_MANY_ATTEMPTS with Retry-After. An attempt is counted before its password is checked (and given back when it succeeds), so guesses sent in parallel get no more tries than guesses sent one by one.',
           security: [],
           body: LoginBody,
           response: { 200: TokenPairSchema, ...errorResponses(400, 401, 413, 415, 422) },

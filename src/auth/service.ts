@@ -117,13 +117,13 @@ export class AuthService {
    */
   async login(input: { email: string; password: string }, origin: RequestOrigin): Promise<TokenPair> {
     const email = normaliseEmail(input.email)
-    await this.#throttle.check(this.#database.db, email, origin.address)
+    const reservedAt = await this.#throttle.reserve(this.#database, email, origin.address)
     const user = await findUserByEmail(this.#database.db, email)
     const stored = user?.passwordHash ?? (await hashForMissingAccount())
     const ok = await verifyPassword(input.password, stored)
     if (!user?.passwordHash || !ok) {
       await runInTransaction(this.#database, async (trx) => {
-        await this.#throttle.recordFailure(trx, email, origin.address)
+        await this.#throttle.recordFailure(trx)
         await this.#audit.record(trx, {
           action: 'login.failed',
           actorId: null,
@@ -135,7 +135,7 @@ export class AuthService {
       throw new ApiError('INVALID_CREDENTIALS', 'Email or password is incorrect')
     }
     return this.#issuePair(user, uuidv7(), async (trx) => {
-      await this.#throttle.recordSuccess(trx, email)
+      await this.#throttle.release(trx, email, origin.address, reservedAt)
       await this.#audit.record(trx, {
         action: 'login.succeeded',
         actorId: user.id,
