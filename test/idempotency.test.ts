@@ -2,7 +2,11 @@
 // in flight, per-user keys and a malformed key header.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { claimIdempotencyKey } from '../src/idempotency/repository.ts'
+import {
+  claimIdempotencyKey,
+  deleteStaleIdempotencyRecord,
+  findIdempotencyRecord,
+} from '../src/idempotency/repository.ts'
 import { requestFingerprint } from '../src/idempotency/service.ts'
 import {
   buildTestApp,
@@ -97,6 +101,59 @@ for (const engine of testEngines()) {
         if (r.statusCode === 201) assert.equal(r.json().id, fresh[0]?.json().id)
       }
       assert.equal(await countMine(user), 1)
+    })
+
+    // A request that crashed (its instance killed) leaves its key claimed; after a minute a retry takes it over.
+    const abandonClaim = async (user: TestUser, key: string, body: unknown) => {
+      const then = new Date(Date.now() - 120_000)
+      await claimIdempotencyKey(t.app.database.db, {
+        userId: user.id,
+        key,
+        requestHash: requestFingerprint(body),
+        now: then.toISOString(),
+        expiresAt: new Date(then.getTime() + 3_600_000).toISOString(),
+      })
+    }
+
+    it('lets concurrent retries of an abandoned key create one task between them', async () => {
+      // Rounds, since whether two retries interleave badly depends on timing.
+      const user = await registerAndLogin(t.app)
+      const body = { title: 'Crashed once' }
+      for (let round = 0; round < 10; round++) {
+        const key = `abandoned-${round}`
+        await abandonClaim(user, key, body)
+        const results = await Promise.all(Array.from({ length: 6 }, () => post(user, key, body)))
+        const ids = new Set(results.filter((r) => r.statusCode === 201).map((r) => r.json().id))
+        assert.equal(ids.size, 1, results.map((r) => r.statusCode).join(' '))
+        for (const r of results) assert.ok(r.statusCode === 201 || r.statusCode === 409, String(r.statusCode))
+      }
+      assert.equal(await countMine(user), 10)
+    })
+
+    it('a second retry that saw the abandoned claim does not delete the claim the first made', async () => {
+      const user = await registerAndLogin(t.app)
+      const body = { title: 'Crashed once' }
+      await abandonClaim(user, 'taken-over', body)
+      const db = t.app.database.db
+      // Both retries read the abandoned claim; the first deletes it and claims the key afresh.
+      const seen = await findIdempotencyRecord(db, user.id, 'taken-over')
+      assert.ok(seen)
+      await deleteStaleIdempotencyRecord(db, user.id, 'taken-over', seen)
+      const now = new Date()
+      assert.equal(
+        await claimIdempotencyKey(db, {
+          userId: user.id,
+          key: 'taken-over',
+          requestHash: requestFingerprint(body),
+          now: now.toISOString(),
+          expiresAt: new Date(now.getTime() + 3_600_000).toISOString(),
+        }),
+        true,
+      )
+      // The second acts on what it read: the first's claim stays, so the second answers 409.
+      await deleteStaleIdempotencyRecord(db, user.id, 'taken-over', seen)
+      assert.equal((await findIdempotencyRecord(db, user.id, 'taken-over'))?.createdAt, now.toISOString())
+      assert.equal((await post(user, 'taken-over', body)).statusCode, 409)
     })
 
     it('does not keep a key whose request the service refused', async () => {

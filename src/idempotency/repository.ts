@@ -80,17 +80,40 @@ export async function completeIdempotencyKey(
     .execute()
 }
 
-export async function releaseIdempotencyKey(db: Executor, userId: string, key: string): Promise<void> {
+/** Gives up a claim made at `claimedAt` (the request failed); a later claim of the same key is left alone. */
+export async function releaseIdempotencyKey(
+  db: Executor,
+  userId: string,
+  key: string,
+  claimedAt: string,
+): Promise<void> {
   await db
     .deleteFrom('idempotency_keys')
     .where('user_id', '=', userId)
     .where('key', '=', key)
     .where('state', '=', 'in_progress')
+    .where('created_at', '=', claimedAt)
     .execute()
 }
 
-export async function deleteIdempotencyRecord(db: Executor, userId: string, key: string): Promise<void> {
-  await db.deleteFrom('idempotency_keys').where('user_id', '=', userId).where('key', '=', key).execute()
+/**
+ * Deletes the record `seen` (expired, or a claim abandoned by a crashed request) so the key can
+ * be claimed again, and only that one: when two retries find the same stale record, the second
+ * must not delete the claim the first has just made, or both would go ahead.
+ */
+export async function deleteStaleIdempotencyRecord(
+  db: Executor,
+  userId: string,
+  key: string,
+  seen: Pick<IdempotencyRecord, 'state' | 'createdAt'>,
+): Promise<void> {
+  await db
+    .deleteFrom('idempotency_keys')
+    .where('user_id', '=', userId)
+    .where('key', '=', key)
+    .where('state', '=', seen.state)
+    .where('created_at', '=', seen.createdAt)
+    .execute()
 }
 
 export async function purgeExpiredIdempotencyKeys(db: Executor, now: string): Promise<number> {

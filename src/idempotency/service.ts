@@ -9,7 +9,7 @@ import type { Clock } from '../time.ts'
 import {
   claimIdempotencyKey,
   completeIdempotencyKey,
-  deleteIdempotencyRecord,
+  deleteStaleIdempotencyRecord,
   findIdempotencyRecord,
   releaseIdempotencyKey,
 } from './repository.ts'
@@ -81,7 +81,7 @@ export class IdempotencyService {
               responseBody: response.body,
               location: response.location,
             }),
-          release: () => releaseIdempotencyKey(db, userId, key),
+          release: () => releaseIdempotencyKey(db, userId, key, now.toISOString()),
         }
       }
       const existing = await findIdempotencyRecord(db, userId, key)
@@ -91,7 +91,7 @@ export class IdempotencyService {
         existing.state === 'in_progress' &&
         now.getTime() - Date.parse(existing.createdAt) > ABANDONED_AFTER_MS
       if (expired || abandoned) {
-        await deleteIdempotencyRecord(db, userId, key)
+        await deleteStaleIdempotencyRecord(db, userId, key, existing)
         continue
       }
       if (existing.requestHash !== fingerprint) {
