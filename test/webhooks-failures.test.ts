@@ -86,6 +86,44 @@ for (const engine of testEngines()) {
         await receiver.close()
       }
     })
+
+    it('refuses to redeliver while an attempt of the delivery is in flight: 409 with Retry-After, one attempt', async () => {
+      const answers: Array<() => void> = []
+      const receiver = await startReceiver(0, (_req, res) => {
+        answers.push(() => res.writeHead(200).end())
+      })
+      try {
+        const hook = await subscribe(receiver.url, ['task.created'])
+        await createTask(t.app, user)
+        await waitFor(() => receiver.received.length === 1, 'the first attempt reaching the receiver')
+        const [delivery] = await deliveries(hook.id)
+        const redeliver = () =>
+          t.app.inject({
+            method: 'POST',
+            url: `/v1/webhooks/${hook.id}/deliveries/${delivery!.id}/redeliver`,
+            headers: user.auth,
+          })
+        const refused = await redeliver()
+        assert.equal(refused.statusCode, 409, refused.body)
+        assert.equal(refused.json().error.code, 'CONFLICT')
+        assert.ok(Number(refused.headers['retry-after']) > 0)
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        assert.equal(receiver.received.length, 1, 'no second attempt beside the first')
+        for (const answer of answers.splice(0)) answer()
+        await waitFor(
+          async () => (await deliveries(hook.id))[0]?.status === 'succeeded',
+          'the first attempt recorded',
+        )
+        receiver.behave((_req, res) => {
+          res.writeHead(200).end()
+        })
+        assert.equal((await redeliver()).statusCode, 202, 'once the attempt ended')
+        await waitFor(() => receiver.received.length === 2, 'the redelivery')
+      } finally {
+        for (const answer of answers) answer()
+        await receiver.close()
+      }
+    })
   })
 
   describe(`delivery-time SSRF check and exhausted retries (${engine})`, () => {

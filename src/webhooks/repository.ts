@@ -163,10 +163,17 @@ export async function findDelivery(
 }
 
 /** Makes a delivery due now again (manual redelivery); the webhook-id stays the same. */
-export async function requeueDelivery(db: Executor, id: string, now: string): Promise<void> {
-  await db
+/**
+ * Makes a delivery pending and due now; false (nothing changed) while an attempt of it is in
+ * flight (leased): clearing the lease then would let a second attempt start beside the first,
+ * and the first's outcome would be dropped.
+ */
+export async function requeueDelivery(db: Executor, id: string, now: string): Promise<boolean> {
+  const result = await db
     .updateTable('webhook_deliveries')
     .set({ status: 'pending', next_attempt_at: now, lease_until: null, leased_by: null, updated_at: now })
     .where('id', '=', id)
-    .execute()
+    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows) > 0
 }

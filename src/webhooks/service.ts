@@ -39,10 +39,19 @@ export class WebhookService {
   readonly #database: Database
   readonly #clock: Clock
   readonly #allowPrivate: boolean
+  readonly #attemptTimeoutMs: number
   readonly #signal: EventSignal
 
-  constructor(deps: { database: Database; clock: Clock; allowPrivate: boolean; signal: EventSignal }) {
+  constructor(deps: {
+    database: Database
+    clock: Clock
+    allowPrivate: boolean
+    /** How long one attempt may take (WEBHOOK_TIMEOUT_MS): the wait a refused redelivery is told. */
+    attemptTimeoutMs: number
+    signal: EventSignal
+  }) {
     this.#database = deps.database
+    this.#attemptTimeoutMs = deps.attemptTimeoutMs
     this.#clock = deps.clock
     this.#allowPrivate = deps.allowPrivate
     this.#signal = deps.signal
@@ -134,7 +143,14 @@ export class WebhookService {
     if (!delivery) throw notFound('Delivery')
     if (!webhook.enabled)
       throw new ApiError('CONFLICT', 'The webhook is disabled; enable it (PATCH enabled: true) first')
-    await requeueDelivery(this.#database.db, delivery.id, this.#clock().toISOString())
+    if (!(await requeueDelivery(this.#database.db, delivery.id, this.#clock().toISOString())))
+      throw new ApiError(
+        'CONFLICT',
+        'An attempt of this delivery is in flight; redeliver it once that attempt ends',
+        {
+          headers: { 'retry-after': String(Math.ceil(this.#attemptTimeoutMs / 1000)) },
+        },
+      )
     this.#signal.wake()
     const updated = await findDelivery(this.#database.db, webhook.id, delivery.id)
     if (!updated) throw notFound('Delivery')
