@@ -61,13 +61,23 @@ export interface AppOverrides {
   backgroundJobs?: boolean
 }
 
+/**
+ * How long after the shutdown signal a job in flight may run: the shutdown timeout less what
+ * giving interrupted work back and closing connections need (a second, or a quarter of a short timeout).
+ */
+export const workerGraceMs = (shutdownTimeoutMs: number) =>
+  shutdownTimeoutMs - Math.min(1000, Math.floor(shutdownTimeoutMs / 4))
+
 export interface AppState {
   shuttingDown: boolean
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Marks the app as draining: /ready answers 503; requests still served get Connection: close. */
+    /**
+     * Marks the app as draining: /ready answers 503; requests still served get Connection: close;
+     * the webhook dispatcher claims nothing more and interrupts its attempts before the shutdown timeout.
+     */
     beginShutdown(): void
     database: Database
     /** Cross-instance wake-ups (Redis pub/sub, PostgreSQL LISTEN/NOTIFY or in-process); see src/wakeup.ts. */
@@ -110,8 +120,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   app.addHook('onClose', () => database.close())
   // Likewise Redis closes after everything that publishes or counts through it.
   if (redis) app.addHook('onClose', () => closeRedis(redis))
+  // What else starts at the first signal, as the modules that need it are built.
+  const onShutdownBegun: Array<() => void> = []
   app.decorate('beginShutdown', () => {
     state.shuttingDown = true
+    for (const begin of onShutdownBegun) begin()
   })
 
   try {
@@ -290,6 +303,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     // Open streams end in preClose, or the server could not close.
     app.addHook('preClose', async () => events.closeStreams())
     app.addHook('onClose', () => events.stop())
+    // Workers take no new job once shutdown begins, and jobs in flight end before the process
+    // must (SHUTDOWN_TIMEOUT_MS counts from the signal), keeping time to give their work back.
+    onShutdownBegun.push(() => events.drain(workerGraceMs(config.SHUTDOWN_TIMEOUT_MS)))
     if (overrides.backgroundJobs !== false) events.startWorkers()
     await app.ready()
     return app

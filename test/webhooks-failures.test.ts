@@ -228,5 +228,57 @@ for (const engine of testEngines()) {
         await t.close()
       }
     })
+
+    it('once shutdown begins, claims no new delivery and interrupts attempts before SHUTDOWN_TIMEOUT_MS', async () => {
+      const t = await buildTestApp({ WEBHOOK_ALLOW_PRIVATE: true }, { backgroundJobs: false }, engine)
+      const silent = await startReceiver(0, () => {})
+      const worker = await buildApp(
+        configFrom({
+          ...Object.fromEntries(Object.entries(t.config).filter(([, v]) => v !== undefined)),
+          ...CONFIG,
+          WEBHOOK_TIMEOUT_MS: 30_000,
+          SHUTDOWN_TIMEOUT_MS: 2000,
+        }),
+        { backgroundJobs: true },
+      )
+      try {
+        const user = await registerAndLogin(t.app)
+        const hook = (
+          await t.app.inject({
+            method: 'POST',
+            url: '/v1/webhooks',
+            headers: user.auth,
+            payload: { url: silent.url, events: ['task.created'] },
+          })
+        ).json() as { id: string }
+        await createTask(t.app, user)
+        await waitFor(() => silent.received.length === 1, 'the attempt in flight')
+        const signalled = Date.now()
+        worker.beginShutdown()
+        // A change committed while the server drains: its delivery waits for another instance.
+        await createTask(t.app, user)
+        const leases = () =>
+          t.app.database.db.selectFrom('webhook_deliveries').select(['leased_by', 'attempts']).execute()
+        await waitFor(async () => (await leases()).every((d) => d.leased_by === null), 'the lease given back')
+        const interruptedAfter = Date.now() - signalled
+        assert.ok(
+          interruptedAfter >= 1000 && interruptedAfter < 2000,
+          `interrupted ${interruptedAfter} ms after the signal, within the 2,000 ms timeout`,
+        )
+        const started = Date.now()
+        await worker.close()
+        assert.ok(Date.now() - started < 1000, 'nothing left to wait for at close')
+        assert.equal(silent.received.length, 1, 'no attempt started after the signal')
+        assert.deepEqual(
+          (await leases()).map((d) => d.attempts),
+          [0, 0],
+          'neither delivery counted an attempt',
+        )
+      } finally {
+        await worker.close()
+        await silent.close()
+        await t.close()
+      }
+    })
   })
 }

@@ -31,6 +31,8 @@ export interface EventsModule {
   startWorkers(): void
   /** Ends open streams; runs in preClose so the server can close. */
   closeStreams(): void
+  /** Shutdown has begun: the dispatcher claims nothing more and interrupts attempts still in flight after `graceMs`. */
+  drain(graceMs: number): void
   /** Stops workers after their current job, then the listener. */
   stop(): Promise<void>
   /** Adds the event backlog (pending deliveries, age of the oldest) and open streams to /metrics. */
@@ -141,6 +143,9 @@ export function createEventsModule(deps: {
           this.set(streams.openCount)
         },
       })
+    },
+    drain(graceMs) {
+      dispatcher?.drain(graceMs)
     },
     async stop() {
       streams.closeAll()

@@ -22,7 +22,7 @@ import { type AttemptResult, sendWebhook } from './sender.ts'
 import { signDelivery } from './signature.ts'
 import { checkTarget, TargetRefused } from './ssrf.ts'
 
-/** How long shutdown waits for attempts in flight before interrupting them. */
+/** How long `stop` waits for attempts in flight before interrupting them, unless `drain` said otherwise. */
 const SHUTDOWN_GRACE_MS = 3000
 
 export interface DispatcherSettings {
@@ -37,7 +37,12 @@ export interface DispatcherSettings {
 }
 
 export interface Dispatcher {
-  /** Resolves once the loop has stopped and every attempt in flight has finished. */
+  /**
+   * Shutdown has begun: claims nothing more, and interrupts the attempts in flight that have not
+   * finished within `graceMs` (their deliveries are given back, due at once, uncounted).
+   */
+  drain(graceMs: number): void
+  /** Resolves once the loop has stopped and every attempt in flight has finished or been interrupted. */
   stop(): Promise<void>
 }
 
@@ -208,20 +213,24 @@ export function startDispatcher(deps: {
   }
 
   const running = loop()
+  let interruptAt: NodeJS.Timeout | undefined
+  const drain = (graceMs: number) => {
+    if (stopped) return
+    stopped = true
+    unsubscribe()
+    wakeUp?.()
+    // Attempts in flight may finish (the current job), but not past the grace: a receiver
+    // that never answers must not hold up the process's exit.
+    interruptAt = setTimeout(() => shutdown.abort(), graceMs)
+    interruptAt.unref()
+  }
   return {
+    drain,
     async stop() {
-      stopped = true
-      unsubscribe()
-      wakeUp?.()
+      drain(SHUTDOWN_GRACE_MS)
       await running
-      // Let attempts in flight finish (the current job), but never past the grace period:
-      // a receiver that never answers must not hold up the process's exit.
-      const all = Promise.allSettled([...inFlight])
-      let grace: NodeJS.Timeout | undefined
-      await Promise.race([all, new Promise((r) => (grace = setTimeout(r, SHUTDOWN_GRACE_MS)))])
-      clearTimeout(grace)
-      shutdown.abort()
-      await all
+      await Promise.allSettled([...inFlight])
+      clearTimeout(interruptAt)
     },
   }
 }
