@@ -76,6 +76,19 @@ describe('PostgreSQL outage', () => {
     assert.equal(ready.res.statusCode, 503)
     assert.ok(ready.ms < 2000, `/ready took ${ready.ms} ms`)
     assert.equal((await app.inject({ url: '/health' })).statusCode, 200)
+    // Public routes do not check a credential sent to them: they answer as without one.
+    for (const url of ['/health', '/.well-known/jwks.json']) {
+      const withToken = await timed({ url, headers: user.auth })
+      assert.equal(withToken.res.statusCode, 200, `${url}: ${withToken.res.body}`)
+      assert.ok(withToken.ms < 500, `${url} with a token took ${withToken.ms} ms`)
+    }
+    // /metrics answers during the outage; what only the database knows is NaN (prom-client writes "Nan",
+    // which Prometheus reads as NaN).
+    const metrics = await app.inject({ url: '/metrics' })
+    assert.equal(metrics.statusCode, 200, metrics.body)
+    assert.match(metrics.body, /^webhook_deliveries_pending NaN$/im)
+    assert.match(metrics.body, /^webhook_oldest_pending_delivery_age_seconds NaN$/im)
+    assert.match(metrics.body, /^http_requests_total\{/m)
 
     await cluster.start()
     let readyAgain = false

@@ -67,6 +67,18 @@ for (const engine of testEngines()) {
       assert.equal(other.statusCode, 200, 'another user from the same address is not limited')
     })
 
+    it('counts an authenticated request to an unknown route or method against its user, not its address', async () => {
+      const a = await userFrom('10.0.5.1')
+      for (const [method, url, status] of [
+        ['GET', '/v1/nope', 404],
+        ['PUT', '/v1/tasks', 405],
+      ] as const) {
+        const res = await t.app.inject({ method, url, headers: a, remoteAddress: '10.0.5.2' })
+        assert.equal(res.statusCode, status)
+        assert.equal(res.headers['ratelimit-policy'], '"user";q=3;w=60', `${method} ${url}`)
+      }
+    })
+
     it('limits anonymous callers per address, before authentication fails', async () => {
       const statuses: number[] = []
       for (let i = 0; i < 3; i++) {

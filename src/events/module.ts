@@ -123,7 +123,9 @@ export function createEventsModule(deps: {
         help: 'Webhook deliveries waiting to be made (the event backlog)',
         registers: [registry],
         async collect() {
-          this.set(await countPendingDeliveries(database.db))
+          // NaN (Prometheus's "no value") when the database cannot answer: /metrics must still
+          // answer during an outage, which is when its other figures matter.
+          this.set(await countPendingDeliveries(database.db).catch(() => Number.NaN))
         },
       })
       new Gauge({
@@ -131,8 +133,10 @@ export function createEventsModule(deps: {
         help: 'Age of the oldest pending webhook delivery (0 when none)',
         registers: [registry],
         async collect() {
-          const oldest = await oldestPendingDelivery(database.db)
-          this.set(oldest ? Math.max(0, (clock().getTime() - Date.parse(oldest)) / 1000) : 0)
+          const oldest = await oldestPendingDelivery(database.db).catch(() => null)
+          if (oldest === null)
+            this.set(Number.NaN) // the database cannot answer, as above
+          else this.set(oldest ? Math.max(0, (clock().getTime() - Date.parse(oldest)) / 1000) : 0)
         },
       })
       new Gauge({

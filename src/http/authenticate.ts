@@ -92,7 +92,10 @@ export function registerAuthentication(
 
   async function resolvePrincipal(request: FastifyRequest): Promise<void> {
     const header = request.headers.authorization
-    if (header === undefined || request.is404) return
+    // A public route neither needs the credential nor counts per user (its limit, if any, is per
+    // address): not verifying it keeps /health and the key set answering while the database is
+    // down. An unknown route (404, 405) does count per user, as every other authenticated request.
+    if (header === undefined || request.routeOptions.config.public) return
     const token = bearerToken(header)
     if (!token || token.length > MAX_TOKEN_LENGTH) {
       request.authError = invalidToken('Authorization header must be "Bearer <token>"')
