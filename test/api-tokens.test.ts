@@ -68,6 +68,13 @@ for (const engine of testEngines()) {
         t.app.inject({ method: 'DELETE', url, headers: { ...headers, 'if-match': '"v1"' } })
       assert.equal((await conditional(user.auth)).statusCode, 412)
       assert.equal((await conditional(stranger.auth)).statusCode, 404)
+      // If-None-Match: * fails on a token that exists.
+      const noneMatch = await t.app.inject({
+        method: 'DELETE',
+        url: location,
+        headers: { ...user.auth, 'if-none-match': '*' },
+      })
+      assert.equal(noneMatch.statusCode, 412, noneMatch.body)
       assert.equal((await t.app.inject({ url: location, headers: user.auth })).statusCode, 200)
       await t.app.inject({ method: 'DELETE', url: location, headers: user.auth })
       assert.equal((await t.app.inject({ url: location, headers: user.auth })).statusCode, 404)

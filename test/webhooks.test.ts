@@ -221,18 +221,22 @@ for (const engine of testEngines()) {
       assert.equal((await patch({ secret: 'x' })).statusCode, 422)
       assert.equal((await patch({ id: 'x' })).statusCode, 422)
       // A webhook has no ETag: an If-Match naming one cannot hold (412, nothing changed); `*` can.
-      for (const [method, ifMatch, status] of [
-        ['PATCH', '"bogus"', 412],
-        ['DELETE', 'W/"x", "y"', 412],
-        ['PATCH', '*', 200],
+      // If-None-Match: `*` fails on a webhook that exists (412); a list of tags matches nothing.
+      for (const [method, header, value, status] of [
+        ['PATCH', 'if-match', '"bogus"', 412],
+        ['DELETE', 'if-match', 'W/"x", "y"', 412],
+        ['PATCH', 'if-none-match', '*', 412],
+        ['DELETE', 'if-none-match', '*', 412],
+        ['PATCH', 'if-none-match', '"x"', 200],
+        ['PATCH', 'if-match', '*', 200],
       ] as const) {
         const res = await t.app.inject({
           method,
           url: `/v1/webhooks/${hook.id}`,
-          headers: { ...alice.auth, 'if-match': ifMatch },
-          ...(method === 'PATCH' ? { payload: { description: `if-match ${ifMatch}` } } : {}),
+          headers: { ...alice.auth, [header]: value },
+          ...(method === 'PATCH' ? { payload: { description: `${header} ${value}` } } : {}),
         })
-        assert.equal(res.statusCode, status, `${method} If-Match ${ifMatch}: ${res.body}`)
+        assert.equal(res.statusCode, status, `${method} ${header} ${value}: ${res.body}`)
       }
       const kept = await t.app.inject({ method: 'GET', url: `/v1/webhooks/${hook.id}`, headers: alice.auth })
       assert.equal((kept.json() as { description: string }).description, 'if-match *')

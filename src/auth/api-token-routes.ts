@@ -1,7 +1,7 @@
 // HTTP for personal API tokens: created, listed and revoked with a login session only.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
-import { refuseIfMatchWithoutEtag } from '../conditional.ts'
+import { refuseConditionsWithoutEtag } from '../conditional.ts'
 import { errorResponses, NoContent } from '../http/schemas.ts'
 import type { ApiTokenService } from './api-tokens.ts'
 import {
@@ -87,7 +87,7 @@ export function apiTokenRoutes(deps: { apiTokens: ApiTokenService }) {
         },
       },
       async (request, reply) => {
-        await refuseIfMatchWithoutEtag(request.headers['if-match'], () =>
+        await refuseConditionsWithoutEtag(request.headers, () =>
           apiTokens.get(request.principal!, request.params.id),
         )
         await apiTokens.revoke(request.principal!, request.params.id)

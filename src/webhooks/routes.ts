@@ -1,7 +1,7 @@
 // HTTP for webhooks (API.md §4): parse, pick status codes and headers, call the service.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { refuseIfMatchWithoutEtag } from '../conditional.ts'
+import { refuseConditionsWithoutEtag } from '../conditional.ts'
 import { errorResponses, NoContent } from '../http/schemas.ts'
 import { publicWebhook } from './model.ts'
 import {
@@ -100,9 +100,7 @@ export function webhookRoutes(deps: { webhooks: WebhookService }) {
       },
       async (request) => {
         const principal = principalOf(request)
-        await refuseIfMatchWithoutEtag(request.headers['if-match'], () =>
-          webhooks.get(principal, request.params.id),
-        )
+        await refuseConditionsWithoutEtag(request.headers, () => webhooks.get(principal, request.params.id))
         return publicWebhook(await webhooks.update(principal, request.params.id, request.body))
       },
     )
@@ -121,9 +119,7 @@ export function webhookRoutes(deps: { webhooks: WebhookService }) {
       },
       async (request, reply) => {
         const principal = principalOf(request)
-        await refuseIfMatchWithoutEtag(request.headers['if-match'], () =>
-          webhooks.get(principal, request.params.id),
-        )
+        await refuseConditionsWithoutEtag(request.headers, () => webhooks.get(principal, request.params.id))
         await webhooks.remove(principal, request.params.id)
         return reply.code(204).send(null)
       },
