@@ -288,6 +288,28 @@ for (const engine of testEngines()) {
       })
       assert.equal(bad.statusCode, 422)
       assert.equal(errorOf(bad).details?.[0]?.field, 'limit')
+      // Plain decimal integers only, as on /v1/tasks.
+      for (const limit of ['0x10', '1e2', '5.0', '+5', '%205']) {
+        const odd = await t.app.inject({
+          method: 'GET',
+          url: `/v1/webhooks/${hook.id}/deliveries?limit=${limit}`,
+          headers: alice.auth,
+        })
+        assert.equal(odd.statusCode, 422, `limit=${limit}: ${odd.body}`)
+        assert.equal(errorOf(odd).details?.[0]?.field, 'limit')
+      }
+      // A malformed id of any length is no webhook or delivery: 404.
+      const long = 'a'.repeat(101)
+      for (const [method, url] of [
+        ['GET', `/v1/webhooks/${long}`],
+        ['DELETE', `/v1/webhooks/${long}`],
+        ['GET', `/v1/webhooks/${long}/deliveries`],
+        ['POST', `/v1/webhooks/${hook.id}/deliveries/${long}/redeliver`],
+        ['GET', `/v1/api-tokens/${long}`],
+      ] as const) {
+        const res = await t.app.inject({ method, url, headers: alice.auth })
+        assert.equal(res.statusCode, 404, `${method} ${url}: ${res.body}`)
+      }
       const badCursor = await t.app.inject({
         method: 'GET',
         url: `/v1/webhooks/${hook.id}/deliveries?cursor=zzz`,

@@ -120,4 +120,5 @@ export const CreatedApiTokenSchema = Type.Object({
 
 export const ApiTokenListSchema = Type.Object({ items: Type.Array(ApiTokenSchema) })
 
-export const ApiTokenIdParams = Type.Object({ id: Type.String({ maxLength: 100 }) })
+// Any id is taken here (the router bounds its length): one that is not a token's is 404, malformed or not.
+export const ApiTokenIdParams = Type.Object({ id: Type.String() })

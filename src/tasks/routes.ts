@@ -161,7 +161,6 @@ export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyS
       {
         config: { scope: 'tasks:read' },
         preValidation: async (request) => {
-          plainIntegersOnly(request.query, ['limit', 'offset'])
           unmangleOffsets(request.query, ['dueBefore', 'dueAfter'])
         },
         schema: {
@@ -293,19 +292,6 @@ export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyS
         return sendTask(reply, task)
       },
     )
-  }
-}
-
-/**
- * Query validation coerces any text Number() accepts ("0x10", "1e2", " 5") to a number; API.md
- * wants integers, so anything but plain digits is made to fail the schema's integer check (which
- * then reports it with every other problem of the request).
- */
-function plainIntegersOnly(query: unknown, names: string[]): void {
-  const params = query as Record<string, unknown>
-  for (const name of names) {
-    const value = params[name]
-    if (typeof value === 'string' && !/^-?[0-9]+$/.test(value)) params[name] = 'not an integer'
   }
 }
 

@@ -61,10 +61,12 @@ export const PatchWebhookBody = Type.Object(
   { additionalProperties: false },
 )
 
-export const WebhookIdParams = Type.Object({ id: Type.String({ maxLength: 100 }) })
+// Any id is taken here (the router bounds its length): one that is not a webhook's or a
+// delivery's is 404, malformed or not (API.md §1).
+export const WebhookIdParams = Type.Object({ id: Type.String() })
 export const DeliveryParams = Type.Object({
-  id: Type.String({ maxLength: 100 }),
-  deliveryId: Type.String({ maxLength: 100 }),
+  id: Type.String(),
+  deliveryId: Type.String(),
 })
 
 export const DeliveriesQuery = Type.Object(
