@@ -56,6 +56,48 @@ describe('loadConfig', () => {
     assert.match(error.message, /LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent/)
   })
 
+  it('takes integers written in digits only: no exponent, hex or fraction is truncated into another value', () => {
+    for (const [key, value] of [
+      ['PORT', '1e3'],
+      ['PORT', '0x10'],
+      ['PORT', '3000.9'],
+      ['LOGIN_LOCKOUT_SECONDS', '9e2'],
+      ['ACCESS_TOKEN_TTL_SECONDS', '900.5'],
+      ['BODY_LIMIT_BYTES', '1e6'],
+      ['RATE_LIMIT_AUTH_PER_MINUTE', ' 20'],
+    ]) {
+      const error = problemsOf({ [key as string]: value as string })
+      assert.deepEqual(
+        error.problems,
+        [`${key}: must be a whole number written in digits`],
+        `${key}=${value}`,
+      )
+    }
+    assert.equal(loadConfig({ PORT: '0' }).PORT, 0)
+  })
+
+  it('checks the external identity provider variables with the rest, in the same one message', () => {
+    const error = problemsOf({
+      PORT: 'abc',
+      TRUST_PROXY: 'yes',
+      AUTH_JWKS_URL: 'https://idp.example/jwks',
+      AUTH_ALGORITHMS: 'HS256',
+    })
+    const named = error.problems.map((p) => p.split(':')[0])
+    assert.deepEqual(named, [
+      'PORT',
+      'TRUST_PROXY',
+      'AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE',
+      'AUTH_ALGORITHMS',
+    ])
+    const sameIssuer = problemsOf({
+      AUTH_JWKS_URL: 'https://idp.example/jwks',
+      AUTH_ISSUER: 'task-tracker',
+      AUTH_AUDIENCE: 'api',
+    })
+    assert.deepEqual(sameIssuer.problems, ['AUTH_ISSUER: must differ from JWT_ISSUER'])
+  })
+
   it('never echoes a bad value (it may be a secret)', () => {
     const secret = 's3cr3t-value-do-not-print'
     const error = problemsOf({ PORT: secret, DATABASE_URL: `mysql://${secret}` })

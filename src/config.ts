@@ -152,6 +152,9 @@ export class ConfigError extends Error {
 }
 
 const KEYS = Object.keys(ConfigSchema.properties) as (keyof Config)[]
+const INTEGER_KEYS = KEYS.filter(
+  (key) => (ConfigSchema.properties[key] as { type?: string }).type === 'integer',
+)
 
 /**
  * Builds a Config from an environment map. `NAME_FILE` reads NAME from a file;
@@ -178,6 +181,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     if (direct !== undefined && direct !== '') raw[key] = direct
   }
+  // Value.Convert reads "1e3", "0x10" and "900.5" as numbers and truncates them (PORT=1e3 would
+  // listen on port 1): an integer variable is plain digits or it is refused.
+  for (const key of INTEGER_KEYS) {
+    const value = raw[key]
+    if (typeof value === 'string' && !/^-?[0-9]+$/.test(value)) {
+      problems.push(`${key}: must be a whole number written in digits`)
+      delete raw[key]
+    }
+  }
   const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw))
   for (const error of Value.Errors(ConfigSchema, converted)) {
     const name = error.path.replace(/^\//, '')
@@ -191,8 +203,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const pem = (converted as Partial<Config>).JWT_PRIVATE_KEY
   if (typeof pem === 'string' && !isEd25519PrivateKey(pem))
     problems.push('JWT_PRIVATE_KEY: must be a PKCS#8 PEM Ed25519 private key')
+  problems.push(...externalAuthProblems(converted as Partial<Config>))
   if (problems.length > 0) throw new ConfigError([...new Set(problems)])
   return converted as Config
+}
+
+/** The external identity provider's variables, which hold together or not at all. */
+function externalAuthProblems(config: Partial<Config>): string[] {
+  const { AUTH_JWKS_URL: jwksUrl, AUTH_ISSUER: issuer, AUTH_AUDIENCE: audience } = config
+  if (!jwksUrl && !issuer && !audience) return []
+  const problems: string[] = []
+  if (!jwksUrl || !issuer || !audience)
+    problems.push('AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE: must be set together')
+  if (issuer !== undefined && issuer === config.JWT_ISSUER)
+    problems.push('AUTH_ISSUER: must differ from JWT_ISSUER')
+  const algorithms = (config.AUTH_ALGORITHMS ?? '')
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean)
+  if (algorithms.length === 0 || algorithms.some((a) => a === 'none' || a.startsWith('HS')))
+    problems.push('AUTH_ALGORITHMS: must list asymmetric algorithms only')
+  return problems
 }
 
 /** Checked with the other variables so a bad key is named in the one configuration message. */

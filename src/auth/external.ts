@@ -5,7 +5,7 @@
 // password account by email: an email claim is not proof of owning that account.
 import { createRemoteJWKSet, decodeJwt, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose'
 import type { AuditLog } from '../audit/recorder.ts'
-import { type Config, ConfigError } from '../config.ts'
+import type { Config } from '../config.ts'
 import { type Database, runInTransaction } from '../db/database.ts'
 import { isUniqueViolation } from '../db/errors.ts'
 import { ApiError, serviceUnavailable } from '../errors.ts'
@@ -200,15 +200,11 @@ export function externalProvider(
   deps: Omit<ConstructorParameters<typeof ExternalTokens>[0], 'settings'>,
 ): ExternalTokens | undefined {
   const { AUTH_JWKS_URL: jwksUrl, AUTH_ISSUER: issuer, AUTH_AUDIENCE: audience } = config
-  if (!jwksUrl && !issuer && !audience) return undefined
-  if (!jwksUrl || !issuer || !audience)
-    throw new ConfigError(['AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE must be set together'])
-  if (issuer === config.JWT_ISSUER) throw new ConfigError(['AUTH_ISSUER must differ from JWT_ISSUER'])
+  // loadConfig has checked that the three are set together, and the algorithms.
+  if (!jwksUrl || !issuer || !audience) return undefined
   const algorithms = config.AUTH_ALGORITHMS.split(',')
     .map((a) => a.trim())
     .filter(Boolean)
-  if (algorithms.length === 0 || algorithms.some((a) => a === 'none' || a.startsWith('HS')))
-    throw new ConfigError(['AUTH_ALGORITHMS must list asymmetric algorithms only'])
   return new ExternalTokens({
     ...deps,
     settings: {
