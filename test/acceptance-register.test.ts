@@ -31,6 +31,22 @@ for (const engine of testEngines()) {
       )
     })
 
+    it('lists an email too long with every other problem, and a name far too long once', async () => {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/auth/register',
+        payload: { email: `${'a'.repeat(250)}@example.com`, password: 'short', name: 'x'.repeat(1001), z: 1 },
+      })
+      assert.equal(res.statusCode, 422, res.body)
+      const byField = (a: { field: string }, b: { field: string }) => a.field.localeCompare(b.field)
+      assert.deepEqual(errorOf(res).details?.sort(byField), [
+        { field: 'email', message: 'must be at most 254 characters' },
+        { field: 'name', message: 'must be at most 100 characters' },
+        { field: 'password', message: 'must be at least 12 characters' },
+        { field: 'z', message: 'is not a known field' },
+      ])
+    })
+
     it('refuses unpaired surrogates and C1 control characters in names and passwords: 422, nobody registered', async () => {
       const email = uniqueEmail('text')
       const res = await t.app.inject({

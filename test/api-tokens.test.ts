@@ -197,6 +197,8 @@ for (const engine of testEngines()) {
         { name: 'x', scopes: ['tasks:read'], expiresAt: 'tomorrow' },
         { name: 'x', scopes: ['tasks:read'], id: 'mine' },
         { name: '   ', scopes: ['tasks:read'] },
+        // PostgreSQL text cannot hold NUL (this was a 500 there).
+        { name: 'a\u0000b', scopes: ['tasks:read'] },
       ]
       for (const payload of cases) {
         const res = await t.app.inject({
@@ -220,6 +222,20 @@ for (const engine of testEngines()) {
           .sort(),
         ['name', 'scopes'],
       )
+      // What the service would find (a name empty once trimmed, an expiry past) is listed beside
+      // what the schema finds, not only once the schema passes.
+      const mixed = await t.app.inject({
+        method: 'POST',
+        url: '/v1/api-tokens',
+        headers: user.auth,
+        payload: { name: '  ', scopes: ['tasks:read'], expiresAt: '2020-01-01T00:00:00Z', x: 1 },
+      })
+      const byField = (a: { field: string }, b: { field: string }) => a.field.localeCompare(b.field)
+      assert.deepEqual(errorOf(mixed).details?.sort(byField), [
+        { field: 'expiresAt', message: 'must be a time in the future' },
+        { field: 'name', message: 'must not be empty' },
+        { field: 'x', message: 'is not a known field' },
+      ])
     })
 
     it('malformed or unknown tt_ tokens are 401 INVALID_TOKEN', async () => {

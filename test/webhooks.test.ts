@@ -219,6 +219,10 @@ for (const engine of testEngines()) {
       assert.equal(enabled.disabledReason, null)
       assert.equal((await patch({ url: 'http://127.0.0.1/' })).statusCode, 422)
       assert.equal((await patch({ secret: 'x' })).statusCode, 422)
+      // PostgreSQL text cannot hold NUL: refused on every engine, never a 500.
+      const nul = await patch({ description: 'a\u0000b' })
+      assert.equal(nul.statusCode, 422, nul.body)
+      assert.equal(errorOf(nul).details?.[0]?.field, 'description')
       assert.equal((await patch({ id: 'x' })).statusCode, 422)
       // A webhook has no ETag: an If-Match naming one cannot hold (412, nothing changed); `*` can.
       // If-None-Match: `*` fails on a webhook that exists (412); a list of tags matches nothing.

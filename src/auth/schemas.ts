@@ -8,6 +8,19 @@ import { SCOPES } from './scopes.ts'
 const EMAIL_PATTERN =
   '^\\s*[^\\s@\\u0000-\\u001F\\u007F-\\u009F]+@[^\\s@\\u0000-\\u001F\\u007F-\\u009F]+\\.[^\\s@\\u0000-\\u001F\\u007F-\\u009F]+\\s*$'
 
+/** A name that is trimmed: 1–`max` characters after trimming, no control characters. */
+const TrimmedName = (max: number, description: string) =>
+  Type.Unsafe<string>({
+    type: 'string',
+    maxLength: 1000,
+    'x-trimmed-max-length': max,
+    allOf: [
+      { pattern: '\\S', 'x-error': 'must not be empty' },
+      { pattern: '^[^\\u0000-\\u001F\\u007F-\\u009F]*$', 'x-error': 'must not contain control characters' },
+    ],
+    description,
+  })
+
 export const UserSchema = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
@@ -23,21 +36,14 @@ export const RegisterBody = Type.Object(
   {
     email: Type.String({
       maxLength: 320,
+      // RFC 5321's longest path, counted after trimming; in the schema pass, so it is listed with the rest.
+      'x-trimmed-max-length': 254,
       pattern: EMAIL_PATTERN,
       'x-error': 'must be a valid email address',
       description: 'Trimmed and lower-cased',
     }),
     password: Type.String({ minLength: 12, maxLength: 256, description: '12–256 characters' }),
-    name: Type.Unsafe<string>({
-      type: 'string',
-      maxLength: 1000,
-      'x-trimmed-max-length': 100,
-      allOf: [
-        { pattern: '\\S', 'x-error': 'must not be empty' },
-        { pattern: '^[^\\u0000-\\u001F\\u007F-\\u009F]*$', 'x-error': 'must not contain control characters' },
-      ],
-      description: '1–100 characters after trimming',
-    }),
+    name: TrimmedName(100, '1–100 characters after trimming'),
   },
   { additionalProperties: false },
 )
@@ -46,6 +52,8 @@ export const LoginBody = Type.Object(
   {
     email: Type.String({
       maxLength: 320,
+      // RFC 5321's longest path, counted after trimming; in the schema pass, so it is listed with the rest.
+      'x-trimmed-max-length': 254,
       pattern: EMAIL_PATTERN,
       'x-error': 'must be a valid email address',
     }),
@@ -85,14 +93,10 @@ export const ApiTokenScopes = Type.Array(StringEnum(SCOPES), {
 
 export const CreateApiTokenBody = Type.Object(
   {
-    name: Type.String({
-      minLength: 1,
-      maxLength: 100,
-      description: 'What the token is for; 1–100 characters',
-    }),
+    name: TrimmedName(100, 'What the token is for; 1–100 characters after trimming'),
     scopes: ApiTokenScopes,
     expiresAt: Type.Optional(
-      Type.String({ format: 'date-time', description: 'Optional expiry, in the future' }),
+      Type.String({ format: 'date-time', 'x-future': true, description: 'Optional expiry, in the future' }),
     ),
   },
   { additionalProperties: false },

@@ -48,6 +48,17 @@ function makeAjv(coerceTypes: false | 'array'): Ajv {
     validate: (max: number, data: string) => [...data.trim()].length <= max,
   })
   ajv.addKeyword({
+    keyword: 'x-future',
+    type: 'string',
+    schemaType: 'boolean',
+    // A time after now (an expiry): checked beside the rest so a 422 lists it with every other
+    // problem. A value that is no date-time fails its format instead.
+    validate: (future: boolean, data: string) => {
+      const at = Date.parse(data)
+      return !future || Number.isNaN(at) || at > Date.now()
+    },
+  })
+  ajv.addKeyword({
     keyword: 'x-distinct-list',
     type: 'string',
     schemaType: 'boolean',
@@ -238,8 +249,12 @@ function messageFor(error: ErrorObject, field: string): string {
       return `must be ${JSON.stringify(params.allowedValue)}`
     case 'minLength':
       return params.limit === 1 ? 'must not be empty' : `must be at least ${params.limit} characters`
-    case 'maxLength':
-      return `must be at most ${params.limit} characters`
+    case 'maxLength': {
+      // Where the limit that binds is the trimmed length's, the plain bound (there to keep the
+      // trimming cheap) says the same problem in its words: one message, the real limit.
+      const trimmedMax = (error.parentSchema as Record<string, unknown> | undefined)?.['x-trimmed-max-length']
+      return `must be at most ${typeof trimmedMax === 'number' ? trimmedMax : params.limit} characters`
+    }
     case 'minItems':
       return `must have at least ${params.limit} items`
     case 'maxItems':
@@ -254,6 +269,8 @@ function messageFor(error: ErrorObject, field: string): string {
       return `must be at most ${error.schema as number} characters`
     case 'x-distinct-list':
       return 'must not name the same item more than once'
+    case 'x-future':
+      return 'must be a time in the future'
     case 'x-max-distinct':
       return `must have at most ${error.schema as number} distinct items`
     case 'pattern':

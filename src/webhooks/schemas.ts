@@ -14,7 +14,13 @@ const Url = Type.String({
   description:
     'http(s) URL. Hosts resolving to loopback, private, link-local, unique-local, CGNAT or metadata addresses are refused (422) unless the deployment sets WEBHOOK_ALLOW_PRIVATE=true; checked again at every delivery. Redirects are never followed.',
 })
-const Description = Type.String({ maxLength: 500 })
+const Description = Type.String({
+  maxLength: 500,
+  // As a task's description: PostgreSQL text cannot hold NUL, so no engine takes it.
+  pattern: '^[^\\u0000]*$',
+  'x-error': 'must not contain NUL characters',
+  description: 'At most 500 characters; no NUL',
+})
 
 export const WebhookSchema = Type.Object(
   {
