@@ -3,6 +3,7 @@
 // WWW-Authenticate, and no credential shape produces a 500.
 import assert from 'node:assert/strict'
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import http from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import { SignJWT } from 'jose'
 import {
@@ -65,6 +66,44 @@ for (const engine of testEngines()) {
         headers: { authorization: `Bearer ${await sign()}` },
       })
       assert.equal(res.statusCode, 200)
+    })
+
+    it('refuses a request with two Authorization headers, whichever comes first (over a socket)', async () => {
+      const address = await t.app.listen({ port: 0, host: '127.0.0.1' })
+      const valid = user.auth.authorization
+      const send = (...authorizations: string[]) =>
+        new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>(
+          (resolve, reject) => {
+            // Headers as a raw list (repeats kept); Node then adds no Host of its own.
+            const headers = [
+              'Host',
+              new URL(address).host,
+              ...authorizations.flatMap((value) => ['Authorization', value]),
+            ]
+            const req = http.request(`${address}/v1/tasks`, { headers }, (res) => {
+              let body = ''
+              res.setEncoding('utf8')
+              res.on('data', (chunk: string) => {
+                body += chunk
+              })
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+            })
+            req.on('error', reject)
+            req.end()
+          },
+        )
+      const single = await send(valid)
+      assert.equal(single.status, 200, single.body)
+      for (const pair of [
+        [valid, 'Bearer garbage'],
+        ['Bearer garbage', valid],
+        [valid, valid],
+      ]) {
+        const res = await send(...pair)
+        assert.equal(res.status, 400, res.body)
+        assert.equal(JSON.parse(res.body).error.code, 'MALFORMED_REQUEST')
+        assert.equal(res.headers['www-authenticate'], 'Bearer error="invalid_request"')
+      }
     })
 
     it('rejects alg "none"', async () => {

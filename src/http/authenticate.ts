@@ -96,6 +96,14 @@ export function registerAuthentication(
     // address): not verifying it keeps /health and the key set answering while the database is
     // down. An unknown route (404, 405) does count per user, as every other authenticated request.
     if (header === undefined || request.routeOptions.config.public) return
+    if (sentTwice(request.raw.rawHeaders, 'authorization')) {
+      // Node keeps the first and drops the rest; a proxy may read the last. Two credentials in
+      // one request are ambiguous, so none is used (RFC 6750 §3.1: invalid_request, 400).
+      request.authError = new ApiError('MALFORMED_REQUEST', 'Send one Authorization header, not several', {
+        headers: { 'www-authenticate': 'Bearer error="invalid_request"' },
+      })
+      return
+    }
     const token = bearerToken(header)
     if (!token || token.length > MAX_TOKEN_LENGTH) {
       request.authError = invalidToken('Authorization header must be "Bearer <token>"')
@@ -141,4 +149,16 @@ export function registerAuthentication(
   }
 
   return { resolvePrincipal, enforceAccess }
+}
+
+/** Whether a header field (its name in lower case) occurs more than once among the raw name/value pairs. */
+function sentTwice(rawHeaders: string[], name: string): boolean {
+  let seen = false
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const field = rawHeaders[i] as string
+    if (field.length !== name.length || field.toLowerCase() !== name) continue
+    if (seen) return true
+    seen = true
+  }
+  return false
 }
