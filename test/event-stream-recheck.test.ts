@@ -4,6 +4,7 @@
 // that hangs is not started again while it is still running.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import pino from 'pino'
 import { START } from '../src/events/repository.ts'
 import { localEventSignal } from '../src/events/signal.ts'
 import { EventStreams } from '../src/events/stream.ts'
@@ -46,6 +47,43 @@ describe('an open event stream rechecking its credential', () => {
     await waitFor(() => out.writableFinished, 'the stream to end', 5000)
     assert.match(text, /: credential no longer valid/)
     assert.equal(streams.openFor('user-a'), 0)
+  })
+
+  it('logs failing checks once for the outage, and once when they work again', async () => {
+    const lines: string[] = []
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) })
+    const logged = new EventStreams({
+      database: t.app.database,
+      signal: localEventSignal(),
+      settings: { heartbeatMs: 60_000, pollIntervalMs: 60_000 },
+      log,
+    })
+    let fail = true
+    let checks = 0
+    const outs = ['user-c', 'user-d'].map((user) =>
+      logged.open(START, user, {
+        everyMs: 20,
+        stillAllowed: async () => {
+          checks++
+          if (fail) throw new Error('database unavailable')
+          return true
+        },
+      }),
+    )
+    await waitFor(() => checks >= 6, 'failed checks on both streams', 5000)
+    fail = false
+    const before = checks
+    await waitFor(() => checks >= before + 2, 'checks that succeed', 5000)
+    logged.closeAll()
+    const messages = lines.map((line) => (JSON.parse(line) as { msg: string }).msg)
+    assert.deepEqual(
+      messages.filter((m) => m.includes('recheck')),
+      [
+        'event streams cannot recheck their credentials; they stay open until a check succeeds',
+        'event streams recheck their credentials again',
+      ],
+    )
+    for (const out of outs) assert.equal(out.writableEnded, true)
   })
 
   it('does not start a check while the last one is still running', async () => {

@@ -4,6 +4,7 @@
 import { PassThrough } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Database } from '../db/database.ts'
+import { OutageLog } from '../outage-log.ts'
 import { type EventPosition, hasUnreadEvents, readEventsAfter } from './repository.ts'
 import type { EventSignal } from './signal.ts'
 
@@ -39,6 +40,9 @@ export class EventStreams {
   readonly #signal: EventSignal
   readonly #settings: StreamSettings
   readonly #log: FastifyBaseLogger
+  /** Reads and credential checks failing (the database down), logged once per outage for all streams. */
+  readonly #readOutage: OutageLog
+  readonly #recheckOutage: OutageLog
   /** Each open stream, with how to end it from this side. */
   readonly #open = new Map<PassThrough, (comment: string) => void>()
   readonly #perUser = new Map<string, number>()
@@ -53,6 +57,14 @@ export class EventStreams {
     this.#signal = deps.signal
     this.#settings = deps.settings
     this.#log = deps.log
+    this.#readOutage = new OutageLog(deps.log, {
+      down: 'event streams cannot read events; retrying on each wake-up',
+      back: 'event streams read events again',
+    })
+    this.#recheckOutage = new OutageLog(deps.log, {
+      down: 'event streams cannot recheck their credentials; they stay open until a check succeeds',
+      back: 'event streams recheck their credentials again',
+    })
   }
 
   get openCount(): number {
@@ -95,6 +107,7 @@ export class EventStreams {
           again = false
           for (;;) {
             const events = await readEventsAfter(this.#database.db, this.#database.engine, position, BATCH)
+            this.#readOutage.ok()
             if (closed || out.writableEnded) return
             for (const event of events) {
               // Payloads are JSON.stringify output: one line, so one `data:` field.
@@ -117,7 +130,7 @@ export class EventStreams {
             retrySoon()
         } while (again && !closed)
       } catch (err) {
-        if (!closed) this.#log.warn({ err }, 'event stream read failed; retrying on the next wake-up')
+        if (!closed) this.#readOutage.failed(err)
       } finally {
         reading = false
       }
@@ -151,13 +164,14 @@ export class EventStreams {
         credential.stillAllowed().then(
           (allowed) => {
             checking = false
+            this.#recheckOutage.ok()
             if (!allowed)
               endWith(': credential no longer valid; reconnect with a valid token and Last-Event-ID\n\n')
           },
           // Not checkable now (the database is down): the stream goes on, and the next check decides.
           (err: unknown) => {
             checking = false
-            this.#log.warn({ err }, 'event stream could not recheck its credential')
+            this.#recheckOutage.failed(err)
           },
         )
       }, credential.everyMs)

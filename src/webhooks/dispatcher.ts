@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { type Database, runInTransaction } from '../db/database.ts'
 import type { EventSignal } from '../events/signal.ts'
+import { OutageLog } from '../outage-log.ts'
 import type { Clock } from '../time.ts'
 import type { DeliveryJob } from './model.ts'
 import {
@@ -67,6 +68,11 @@ export function startDispatcher(deps: {
     wakeUp?.()
   }
   const unsubscribe = deps.signal.onWake(wake)
+  // Claims fail on every poll while the database is down: one warning per outage, not per poll.
+  const claimOutage = new OutageLog(log, {
+    down: 'claiming webhook deliveries failed; retrying on each poll',
+    back: 'claiming webhook deliveries works again',
+  })
 
   const sleep = () =>
     new Promise<void>((resolve) => {
@@ -198,13 +204,14 @@ export function startDispatcher(deps: {
             leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
             limit: free,
           })
+          claimOutage.ok()
           claimed = ids.length
           for (const id of ids) {
             const job = await loadDeliveryJob(database.db, id)
             if (job) track(job)
           }
         } catch (err) {
-          if (!stopped) log.warn({ err }, 'claiming webhook deliveries failed; retrying')
+          if (!stopped) claimOutage.failed(err)
         }
       }
       // A full claim means more may be due: go again at once; otherwise wait for a wake-up or the poll.
