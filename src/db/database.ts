@@ -164,7 +164,11 @@ export function openDatabase(config: Config): Database {
         return typeof text === 'string' ? text : undefined
       }),
       async ping() {
-        await pool.query('select 1')
+        // /ready answers within about the connect timeout even when the server stops answering
+        // on a connection already open (a partition): a read waits for no more than that.
+        // (pg honours a query's own query_timeout; its types do not list it.)
+        const ping = { text: 'select 1', query_timeout: config.DATABASE_CONNECT_TIMEOUT_MS }
+        await pool.query(ping as { text: string })
       },
       poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
       async close() {
