@@ -61,7 +61,10 @@ export const PatchWebhookBody = Type.Object(
     events: Type.Optional(EventTypes),
     description: Type.Optional(Description),
     enabled: Type.Optional(
-      Type.Boolean({ description: 'true re-enables (and resets the failure count); false pauses' }),
+      Type.Boolean({
+        description:
+          'true re-enables (and resets the failure count); false pauses. Events that happen while an endpoint is disabled are not delivered to it (replay them from GET /v1/events with Last-Event-ID); its pending deliveries resume when it is enabled again.',
+      }),
     ),
   },
   { additionalProperties: false },
