@@ -13,6 +13,7 @@ import { uuidv7 } from '../ids.ts'
 import type { Clock } from '../time.ts'
 import { insertUser } from './repository.ts'
 import { effectiveScopes, type Principal, type Role } from './scopes.ts'
+import { normaliseEmail } from './service.ts'
 import { BoundedCache, invalidToken, type SessionCheck } from './tokens.ts'
 
 export interface ExternalProviderSettings {
@@ -141,7 +142,7 @@ export class ExternalTokens {
     const existing = await this.#findIdentity(subject)
     if (existing) return existing
     const now = this.#clock().toISOString()
-    const claimedEmail = typeof payload.email === 'string' ? payload.email.trim().toLowerCase() : ''
+    const claimedEmail = typeof payload.email === 'string' ? normaliseEmail(payload.email) : ''
     const taken = EMAIL.test(claimedEmail)
       ? await this.#database.db
           .selectFrom('users')

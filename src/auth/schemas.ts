@@ -40,7 +40,8 @@ export const RegisterBody = Type.Object(
       'x-trimmed-max-length': 254,
       pattern: EMAIL_PATTERN,
       'x-error': 'must be a valid email address',
-      description: 'Trimmed and lower-cased',
+      description:
+        'Trimmed, lower-cased and put in Unicode NFC (RFC 6532), so one address typed two ways is one account',
     }),
     password: Type.String({ minLength: 12, maxLength: 256, description: '12–256 characters' }),
     name: TrimmedName(100, '1–100 characters after trimming'),

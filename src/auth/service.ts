@@ -32,8 +32,12 @@ export interface TokenPair {
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 const REFRESH_TOKEN = /^rt_[A-Za-z0-9_-]{43}$/
 
+/**
+ * Trimmed, lower-cased and in Unicode Normalization Form C (RFC 6532 §3.1), so an address
+ * typed with a precomposed letter and with a combining mark is one account.
+ */
 export function normaliseEmail(email: string): string {
-  return email.trim().toLowerCase()
+  return email.trim().toLowerCase().normalize('NFC')
 }
 
 /** A refresh token that is unknown, spent, revoked or expired: no header, the route is not Bearer-protected. */

@@ -10,6 +10,7 @@ import * as m0004 from './migrations/0004-events.ts'
 import * as m0005 from './migrations/0005-search-state.ts'
 import * as m0006 from './migrations/0006-tag-created.ts'
 import * as m0007 from './migrations/0007-count-inserts.ts'
+import * as m0008 from './migrations/0008-email-nfc.ts'
 
 interface MigrationModule {
   up(db: Kysely<unknown>, engine: Engine): Promise<void>
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0005-search-state': m0005,
   '0006-tag-created': m0006,
   '0007-count-inserts': m0007,
+  '0008-email-nfc': m0008,
 }
 
 class ListedMigrations implements MigrationProvider {
