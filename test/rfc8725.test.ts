@@ -36,7 +36,14 @@ for (const engine of testEngines()) {
     })
     after(() => t.close())
 
-    const claims = () => ({ role: 'user', scope: 'tasks:read tasks:write webhooks:manage' })
+    // The session of the user's own login, which every token the service issues names.
+    const sid = () =>
+      (JSON.parse(Buffer.from(user.token.split('.')[1] ?? '', 'base64url').toString()) as { sid: string }).sid
+    const claims = (): Record<string, unknown> => ({
+      role: 'user',
+      scope: 'tasks:read tasks:write webhooks:manage',
+      sid: sid(),
+    })
     const sign = (
       mutate: (jwt: SignJWT) => SignJWT = (j) => j,
       header: Record<string, unknown> = {},
@@ -139,6 +146,53 @@ for (const engine of testEngines()) {
       const now = Math.floor(Date.now() / 1000)
       await rejected(await sign((j) => j.setIssuedAt(now - 3600).setExpirationTime(now - 60)), 'expired')
       await rejected(await sign((j) => j.setNotBefore(now + 3600)), 'nbf in the future')
+      await rejected(
+        await sign((j) => j.setIssuedAt(now + 3600).setExpirationTime(now + 4000)),
+        'iat in the future',
+      )
+      // A far exp does not outlive the TTL (900 s here), counted from iat.
+      await rejected(
+        await sign((j) => j.setIssuedAt(now - 960).setExpirationTime(now + 10 * 365 * 86_400)),
+        'older than the TTL',
+      )
+    })
+
+    it('rejects a token that names no session, or a session that is not the user’s', async () => {
+      const without = async (mutateClaims: (c: Record<string, unknown>) => void) => {
+        const c = claims()
+        mutateClaims(c)
+        return new SignJWT(c)
+          .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
+          .setIssuer(t.config.JWT_ISSUER)
+          .setAudience(t.config.JWT_AUDIENCE)
+          .setSubject(user.id)
+          .setJti(crypto.randomUUID())
+          .setIssuedAt()
+          .setExpirationTime('5m')
+          .sign(key)
+      }
+      await rejected(
+        await without((c) => {
+          delete c.sid
+        }),
+        'no sid',
+      )
+      await rejected(
+        await without((c) => {
+          c.sid = crypto.randomUUID()
+        }),
+        'a sid no session has',
+      )
+      const other = await registerAndLogin(t.app)
+      const otherSid = (
+        JSON.parse(Buffer.from(other.token.split('.')[1] ?? '', 'base64url').toString()) as { sid: string }
+      ).sid
+      await rejected(
+        await without((c) => {
+          c.sid = otherSid
+        }),
+        'another user’s session',
+      )
     })
 
     it('rejects an unknown kid, a missing kid and a key the service never issued', async () => {

@@ -147,14 +147,15 @@ export async function liveSessionRole(
   const user = await db.selectFrom('users').select('role').where('id', '=', userId).executeTakeFirst()
   if (!user) return undefined
   if (familyId !== undefined) {
-    const revoked = await db
+    // The session must be this user's and still open: a family with no rows (never issued, or
+    // another user's) is no session, and one revoked row ends it.
+    const family = await db
       .selectFrom('refresh_tokens')
-      .select('id')
+      .select((eb) => [eb.fn.countAll().as('rows'), eb.fn.count('revoked_at').as('revoked')])
       .where('family_id', '=', familyId)
-      .where('revoked_at', 'is not', null)
-      .limit(1)
+      .where('user_id', '=', userId)
       .executeTakeFirst()
-    if (revoked) return undefined
+    if (!family || Number(family.rows) === 0 || Number(family.revoked) > 0) return undefined
   }
   return { role: user.role }
 }

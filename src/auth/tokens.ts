@@ -29,6 +29,9 @@ const VERIFIED_CACHE_MAX = 10_000
 export const invalidToken = (message = 'Access token is invalid or expired') =>
   new ApiError('INVALID_TOKEN', message, { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } })
 
+/** How far instances' clocks may disagree: a token's times are judged this leniently. */
+const CLOCK_TOLERANCE_SECONDS = 5
+
 interface Verified {
   userId: string
   scopes: string[]
@@ -129,25 +132,29 @@ export class AccessTokens {
         issuer: this.#settings.issuer,
         audience: this.#settings.audience,
         typ: 'JWT',
-        requiredClaims: ['sub', 'exp', 'iat', 'jti'],
+        // Every token this service issues names its session; none lives longer than the TTL,
+        // whatever its exp says, and none was issued in the future (defence should a signing
+        // key ever leak: a forged token gets no more than a real one).
+        requiredClaims: ['sub', 'exp', 'iat', 'jti', 'sid'],
+        maxTokenAge: this.#settings.accessTtlSeconds,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
       }))
     } catch {
       throw invalidToken()
     }
     const { role, scope, sub, sid } = payload
-    if (
-      !isRole(role) ||
-      typeof scope !== 'string' ||
-      typeof sub !== 'string' ||
-      (sid !== undefined && typeof sid !== 'string')
-    ) {
+    if (!isRole(role) || typeof scope !== 'string' || typeof sub !== 'string' || typeof sid !== 'string') {
       throw invalidToken()
     }
     return {
       userId: sub,
       scopes: scope.split(' ').filter(Boolean),
       sessionId: sid,
-      expiresAtMs: Number(payload.exp) * 1000,
+      expiresAtMs:
+        Math.min(
+          Number(payload.exp),
+          Number(payload.iat) + this.#settings.accessTtlSeconds + CLOCK_TOLERANCE_SECONDS,
+        ) * 1000,
     }
   }
 
