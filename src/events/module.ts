@@ -77,7 +77,6 @@ export function createEventsModule(deps: {
     database,
     clock,
     allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
-    attemptTimeoutMs: config.WEBHOOK_TIMEOUT_MS,
     signal,
   })
   let dispatcher: Dispatcher | undefined

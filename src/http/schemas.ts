@@ -22,7 +22,7 @@ export const ErrorSchema = Type.Object(
 )
 
 const DESCRIPTIONS: Record<number, string> = {
-  400: 'MALFORMED_JSON: the body is not parseable JSON, or not UTF-8',
+  400: 'MALFORMED_JSON (the body is not parseable JSON, or not UTF-8) or MALFORMED_REQUEST (more than one Authorization header, with WWW-Authenticate: Bearer error="invalid_request")',
   401: 'UNAUTHENTICATED (no credentials) or INVALID_TOKEN (bad, expired or revoked token)',
   403: 'FORBIDDEN (not the owner) or INSUFFICIENT_SCOPE (token lacks the scope)',
   404: 'NOT_FOUND: no such resource, or not visible to the caller (malformed ids included)',
@@ -44,7 +44,9 @@ const ALWAYS = [406, 429, 500, 503]
 /** Error responses for a route's schema: the listed statuses plus those any route can return. */
 export function errorResponses(...statuses: number[]): Record<number, TSchema> {
   const out: Record<number, TSchema> = {}
-  for (const status of [...new Set([...statuses, ...ALWAYS])].sort()) {
+  // A route that takes a credential (lists 401) also refuses one sent twice: 400 MALFORMED_REQUEST.
+  const withCredential = statuses.includes(401) ? [400] : []
+  for (const status of [...new Set([...statuses, ...withCredential, ...ALWAYS])].sort()) {
     out[status] = Type.Ref(ErrorSchema, { description: DESCRIPTIONS[status] ?? 'Error' })
   }
   return out

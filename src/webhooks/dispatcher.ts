@@ -207,6 +207,11 @@ export function startDispatcher(deps: {
           claimOutage.ok()
           claimed = ids.length
           for (const id of ids) {
+            // Shutdown began while claiming: what was claimed goes back, due at once, unattempted.
+            if (stopped) {
+              await releaseLease(database.db, id, instanceId)
+              continue
+            }
             const job = await loadDeliveryJob(database.db, id)
             if (job) track(job)
           }

@@ -164,16 +164,28 @@ export async function findDelivery(
 
 /** Makes a delivery due now again (manual redelivery); the webhook-id stays the same. */
 /**
- * Makes a delivery pending and due now; false (nothing changed) while an attempt of it is in
- * flight (leased): clearing the lease then would let a second attempt start beside the first,
- * and the first's outcome would be dropped.
+ * Makes a delivery pending and due now. While an instance holds its lease (an attempt in flight,
+ * or an instance that died mid-attempt, until the lease expires) nothing changes and the lease's
+ * end is returned: clearing the lease would let a second attempt start beside the first, whose
+ * outcome would then be dropped.
  */
-export async function requeueDelivery(db: Executor, id: string, now: string): Promise<boolean> {
+export async function requeueDelivery(
+  db: Executor,
+  id: string,
+  now: string,
+): Promise<{ requeued: true } | { requeued: false; leasedUntil: string }> {
   const result = await db
     .updateTable('webhook_deliveries')
     .set({ status: 'pending', next_attempt_at: now, lease_until: null, leased_by: null, updated_at: now })
     .where('id', '=', id)
     .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
     .executeTakeFirst()
-  return Number(result.numUpdatedRows) > 0
+  if (Number(result.numUpdatedRows) > 0) return { requeued: true }
+  const row = await db
+    .selectFrom('webhook_deliveries')
+    .select('lease_until')
+    .where('id', '=', id)
+    .executeTakeFirst()
+  // Gone or released in between: report a lease ending now, so the caller may simply retry.
+  return { requeued: false, leasedUntil: row?.lease_until ? toIso(row.lease_until) : now }
 }

@@ -156,7 +156,7 @@ export function webhookRoutes(deps: { webhooks: WebhookService }) {
           tags: TAG,
           summary: 'Redeliver one delivery',
           description:
-            "Makes the delivery pending and due now, whatever its status. The `webhook-id` stays the same, so receivers that processed it can deduplicate. 409 when the webhook is disabled, and 409 with Retry-After while an attempt of this delivery is in flight (a second attempt beside it would be a duplicate whose outcome hides the first's).",
+            "Makes the delivery pending and due now, whatever its status. The `webhook-id` stays the same, so receivers that processed it can deduplicate. 409 when the webhook is disabled, and 409 with Retry-After (when the lease ends) while an instance holds the delivery for an attempt: one in flight, or one whose instance died mid-attempt, until its lease ends (a second attempt beside it would be a duplicate whose outcome hides the first's).",
           params: DeliveryParams,
           response: { 202: DeliverySchema, ...errorResponses(400, 401, 403, 404, 409, 415, 422) },
         },

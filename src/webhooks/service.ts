@@ -39,19 +39,15 @@ export class WebhookService {
   readonly #database: Database
   readonly #clock: Clock
   readonly #allowPrivate: boolean
-  readonly #attemptTimeoutMs: number
   readonly #signal: EventSignal
 
   constructor(deps: {
     database: Database
     clock: Clock
     allowPrivate: boolean
-    /** How long one attempt may take (WEBHOOK_TIMEOUT_MS): the wait a refused redelivery is told. */
-    attemptTimeoutMs: number
     signal: EventSignal
   }) {
     this.#database = deps.database
-    this.#attemptTimeoutMs = deps.attemptTimeoutMs
     this.#clock = deps.clock
     this.#allowPrivate = deps.allowPrivate
     this.#signal = deps.signal
@@ -143,14 +139,17 @@ export class WebhookService {
     if (!delivery) throw notFound('Delivery')
     if (!webhook.enabled)
       throw new ApiError('CONFLICT', 'The webhook is disabled; enable it (PATCH enabled: true) first')
-    if (!(await requeueDelivery(this.#database.db, delivery.id, this.#clock().toISOString())))
+    const now = this.#clock()
+    const requeued = await requeueDelivery(this.#database.db, delivery.id, now.toISOString())
+    if (!requeued.requeued) {
+      // The lease outlives the attempt (an instance that died mid-attempt holds it to its end).
+      const seconds = Math.max(1, Math.ceil((Date.parse(requeued.leasedUntil) - now.getTime()) / 1000))
       throw new ApiError(
         'CONFLICT',
-        'An attempt of this delivery is in flight; redeliver it once that attempt ends',
-        {
-          headers: { 'retry-after': String(Math.ceil(this.#attemptTimeoutMs / 1000)) },
-        },
+        'An instance holds this delivery for an attempt; redeliver it once that attempt ends',
+        { headers: { 'retry-after': String(seconds) } },
       )
+    }
     this.#signal.wake()
     const updated = await findDelivery(this.#database.db, webhook.id, delivery.id)
     if (!updated) throw notFound('Delivery')
