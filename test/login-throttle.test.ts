@@ -113,6 +113,33 @@ for (const engine of testEngines()) {
       assert.equal((await login(user.email, PASSWORD, from)).statusCode, 429)
     })
 
+    it('an attempt given back (no verdict reached) counts for neither the account nor the address', async () => {
+      const throttle = new LoginThrottle({ maxPerAccount: 3, maxPerAddress: 6, lockoutSeconds: 60 }, clock)
+      const email = uniqueEmail('flaky')
+      const from = nextAddress()
+      const db = t.app.database
+      // Three attempts lock the account; giving the last back unlocks it, as if it never came.
+      const times = [
+        await throttle.reserve(db, email, from),
+        await throttle.reserve(db, email, from),
+        await throttle.reserve(db, email, from),
+      ]
+      await assert.rejects(throttle.reserve(db, email, from), /Too many failed logins/)
+      await throttle.giveBack(db.db, email, from, times[2] as number)
+      const again = await throttle.reserve(db, email, from)
+      await throttle.giveBack(db.db, email, from, again)
+      const counters = await db.db
+        .selectFrom('login_attempts')
+        .select(['key', 'failures'])
+        .where('key', 'in', [`acct:${email}`, `addr:${from}`])
+        .orderBy('key')
+        .execute()
+      assert.deepEqual(
+        counters.map((c) => Number(c.failures)),
+        [2, 2],
+      )
+    })
+
     it('stale counters are swept', async () => {
       const throttle = new LoginThrottle({ maxPerAccount: 3, maxPerAddress: 6, lockoutSeconds: 60 }, clock)
       await throttle.reserve(t.app.database, uniqueEmail('stale'), nextAddress())

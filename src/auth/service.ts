@@ -122,9 +122,14 @@ export class AuthService {
   async login(input: { email: string; password: string }, origin: RequestOrigin): Promise<TokenPair> {
     const email = normaliseEmail(input.email)
     const reservedAt = await this.#throttle.reserve(this.#database, email, origin.address)
-    const user = await findUserByEmail(this.#database.db, email)
-    const stored = user?.passwordHash ?? (await hashForMissingAccount())
-    const ok = await verifyPassword(input.password, stored)
+    // An attempt that reaches no verdict (the database failing mid-way) is not a failure.
+    const noVerdict = async (error: unknown): Promise<never> => {
+      await this.#throttle.giveBack(this.#database.db, email, origin.address, reservedAt).catch(() => {})
+      throw error
+    }
+    const user = await findUserByEmail(this.#database.db, email).catch(noVerdict)
+    const stored = user?.passwordHash ?? (await hashForMissingAccount().catch(noVerdict))
+    const ok = await verifyPassword(input.password, stored).catch(noVerdict)
     if (!user?.passwordHash || !ok) {
       await runInTransaction(this.#database, async (trx) => {
         await this.#throttle.recordFailure(trx)
@@ -147,7 +152,7 @@ export class AuthService {
         targetId: user.id,
         origin,
       })
-    })
+    }).catch(noVerdict)
   }
 
   /** Rotates a refresh token. A spent one is a sign of theft: the whole family is revoked (and audited). */

@@ -74,10 +74,24 @@ export class LoginThrottle {
    */
   async release(db: Executor, email: string, address: string, reservedAt: number): Promise<void> {
     await db.deleteFrom('login_attempts').where('key', '=', accountKey(email)).execute()
+    await this.#giveBackOne(db, addressKey(address), this.#settings.maxPerAddress, reservedAt)
+  }
+
+  /**
+   * The attempt `reserve` counted at `reservedAt` reached no verdict (the database or the password
+   * check failed): it is not a failure, so both counters get it back.
+   */
+  async giveBack(db: Executor, email: string, address: string, reservedAt: number): Promise<void> {
+    await this.#giveBackOne(db, accountKey(email), this.#settings.maxPerAccount, reservedAt)
+    await this.#giveBackOne(db, addressKey(address), this.#settings.maxPerAddress, reservedAt)
+  }
+
+  /** One attempt less on `key`, unlocking it if that takes it under `max`; only in the window it was counted in. */
+  async #giveBackOne(db: Executor, key: string, max: number, reservedAt: number): Promise<void> {
     await sql`UPDATE login_attempts SET
         failures = failures - 1,
-        locked_until_ms = CASE WHEN failures - 1 < ${this.#settings.maxPerAddress} THEN 0 ELSE locked_until_ms END
-      WHERE key = ${addressKey(address)} AND failures > 0 AND window_started_ms <= ${reservedAt}`.execute(db)
+        locked_until_ms = CASE WHEN failures - 1 < ${max} THEN 0 ELSE locked_until_ms END
+      WHERE key = ${key} AND failures > 0 AND window_started_ms <= ${reservedAt}`.execute(db)
   }
 
   /** Deletes counters whose window and lock have both passed. */
