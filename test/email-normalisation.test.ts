@@ -75,6 +75,15 @@ for (const engine of testEngines()) {
             .insertInto('users')
             .values({ id: ids[key], email, name: key, role: 'user', created_at: now, updated_at: now })
             .execute()
+        // One that becomes ASCII in NFC (U+037E GREEK QUESTION MARK is ";") and meets an ASCII address.
+        const toAscii = { greek: 'a\u037eb@example.com', semicolon: 'a;b@example.com' }
+        for (const [key, email] of Object.entries(toAscii)) {
+          ids[key] = uuidv7()
+          await db
+            .insertInto('users')
+            .values({ id: ids[key], email, name: key, role: 'user', created_at: now, updated_at: now })
+            .execute()
+        }
         assert.deepEqual(await migrateToLatest(database), ['0008-email-nfc'])
         const rows = await db.selectFrom('users').select(['id', 'email']).execute()
         const stored = Object.fromEntries(rows.map((r) => [r.id, r.email]))
@@ -83,6 +92,19 @@ for (const engine of testEngines()) {
           [ids.taken as string]: emails.taken,
           [ids.holder as string]: emails.holder,
           [ids.ascii as string]: emails.ascii,
+          [ids.greek as string]: toAscii.greek,
+          [ids.semicolon as string]: toAscii.semicolon,
+        })
+        // The accounts left as registered are named in the audit log for an admin to settle.
+        const unreachable = await db
+          .selectFrom('audit_events')
+          .select(['target_id', 'details'])
+          .where('action', '=', 'user.email_unreachable')
+          .execute()
+        assert.deepEqual(unreachable.map((e) => e.target_id).sort(), [ids.greek, ids.taken].sort())
+        assert.deepEqual(JSON.parse(String(unreachable.find((e) => e.target_id === ids.taken)?.details)), {
+          email: emails.taken,
+          heldBy: ids.holder,
         })
       } finally {
         await database.close()

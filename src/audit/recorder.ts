@@ -11,6 +11,8 @@ export const AUDIT_ACTIONS = [
   'user.registered',
   'user.created',
   'user.role_changed',
+  // Written by migration 0008 only: an account whose email another holds in Unicode NFC.
+  'user.email_unreachable',
   'login.succeeded',
   'login.failed',
   'logout',
