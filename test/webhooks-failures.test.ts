@@ -188,7 +188,11 @@ for (const engine of testEngines()) {
       }
     })
 
-    it('shutdown interrupts an attempt that outlives the grace period and gives the delivery back', async () => {
+    /**
+     * An API instance (no workers) and a worker instance on one database, a webhook whose
+     * receiver never answers, and the worker's first attempt in flight to it.
+     */
+    async function attemptInFlight(workerConfig: Record<string, number>) {
       const t = await buildTestApp({ WEBHOOK_ALLOW_PRIVATE: true }, { backgroundJobs: false }, engine)
       const silent = await startReceiver(0, () => {})
       const worker = await buildApp(
@@ -196,9 +200,15 @@ for (const engine of testEngines()) {
           ...Object.fromEntries(Object.entries(t.config).filter(([, v]) => v !== undefined)),
           ...CONFIG,
           WEBHOOK_TIMEOUT_MS: 30_000,
+          ...workerConfig,
         }),
         { backgroundJobs: true },
       )
+      const close = async () => {
+        await worker.close()
+        await silent.close()
+        await t.close()
+      }
       try {
         const user = await registerAndLogin(t.app)
         const hook = (
@@ -211,6 +221,18 @@ for (const engine of testEngines()) {
         ).json() as { id: string }
         await createTask(t.app, user)
         await waitFor(() => silent.received.length === 1, 'the attempt in flight')
+        const leases = () =>
+          t.app.database.db.selectFrom('webhook_deliveries').select(['leased_by', 'attempts']).execute()
+        return { t, silent, worker, user, hook, leases, close }
+      } catch (error) {
+        await close()
+        throw error
+      }
+    }
+
+    it('shutdown interrupts an attempt that outlives the grace period and gives the delivery back', async () => {
+      const { t, worker, user, hook, leases, close } = await attemptInFlight({})
+      try {
         const started = Date.now()
         await worker.close()
         const took = Date.now() - started
@@ -222,45 +244,19 @@ for (const engine of testEngines()) {
         })
         const [d] = (res.json() as { items: { status: string; attempts: number }[] }).items
         assert.deepEqual({ status: d?.status, attempts: d?.attempts }, { status: 'pending', attempts: 0 })
-        const leased = await t.app.database.db.selectFrom('webhook_deliveries').select('leased_by').execute()
-        assert.equal(leased[0]?.leased_by, null, 'the lease was given back, not left to expire')
+        assert.equal((await leases())[0]?.leased_by, null, 'the lease was given back, not left to expire')
       } finally {
-        await worker.close()
-        await silent.close()
-        await t.close()
+        await close()
       }
     })
 
     it('once shutdown begins, claims no new delivery and interrupts attempts before SHUTDOWN_TIMEOUT_MS', async () => {
-      const t = await buildTestApp({ WEBHOOK_ALLOW_PRIVATE: true }, { backgroundJobs: false }, engine)
-      const silent = await startReceiver(0, () => {})
-      const worker = await buildApp(
-        configFrom({
-          ...Object.fromEntries(Object.entries(t.config).filter(([, v]) => v !== undefined)),
-          ...CONFIG,
-          WEBHOOK_TIMEOUT_MS: 30_000,
-          SHUTDOWN_TIMEOUT_MS: 2000,
-        }),
-        { backgroundJobs: true },
-      )
+      const { t, silent, worker, user, leases, close } = await attemptInFlight({ SHUTDOWN_TIMEOUT_MS: 2000 })
       try {
-        const user = await registerAndLogin(t.app)
-        const hook = (
-          await t.app.inject({
-            method: 'POST',
-            url: '/v1/webhooks',
-            headers: user.auth,
-            payload: { url: silent.url, events: ['task.created'] },
-          })
-        ).json() as { id: string }
-        await createTask(t.app, user)
-        await waitFor(() => silent.received.length === 1, 'the attempt in flight')
         const signalled = Date.now()
         worker.beginShutdown()
         // A change committed while the server drains: its delivery waits for another instance.
         await createTask(t.app, user)
-        const leases = () =>
-          t.app.database.db.selectFrom('webhook_deliveries').select(['leased_by', 'attempts']).execute()
         await waitFor(async () => (await leases()).every((d) => d.leased_by === null), 'the lease given back')
         const interruptedAfter = Date.now() - signalled
         assert.ok(
@@ -277,9 +273,7 @@ for (const engine of testEngines()) {
           'neither delivery counted an attempt',
         )
       } finally {
-        await worker.close()
-        await silent.close()
-        await t.close()
+        await close()
       }
     })
   })
