@@ -162,9 +162,8 @@ export async function findDelivery(
   return row ? toDelivery(row) : undefined
 }
 
-/** Makes a delivery due now again (manual redelivery); the webhook-id stays the same. */
 /**
- * Makes a delivery pending and due now. While an instance holds its lease (an attempt in flight,
+ * Makes a delivery pending and due now (manual redelivery; the webhook-id stays the same). While an instance holds its lease (an attempt in flight,
  * or an instance that died mid-attempt, until the lease expires) nothing changes and the lease's
  * end is returned: clearing the lease would let a second attempt start beside the first, whose
  * outcome would then be dropped.
