@@ -44,7 +44,7 @@ export const RegisterBody = Type.Object(
         'Trimmed, lower-cased and put in Unicode NFC (RFC 6532), so one address typed two ways is one account',
     }),
     password: Type.String({ minLength: 12, maxLength: 256, description: '12–256 characters' }),
-    name: TrimmedName(100, '1–100 characters after trimming'),
+    name: TrimmedName(100, '1–100 characters after trimming; no control characters'),
   },
   { additionalProperties: false },
 )
@@ -94,7 +94,7 @@ export const ApiTokenScopes = Type.Array(StringEnum(SCOPES), {
 
 export const CreateApiTokenBody = Type.Object(
   {
-    name: TrimmedName(100, 'What the token is for; 1–100 characters after trimming'),
+    name: TrimmedName(100, 'What the token is for; 1–100 characters after trimming; no control characters'),
     scopes: ApiTokenScopes,
     expiresAt: Type.Optional(
       Type.String({ format: 'date-time', 'x-future': true, description: 'Optional expiry, in the future' }),
