@@ -113,6 +113,31 @@ for (const engine of testEngines()) {
       assert.equal((await search(`q=state ${word}`)).page.total, 0)
     })
 
+    it('finds a word as it was typed in the title: other scripts, case, combining marks, dotted words', async () => {
+      // Each title gets a word of its own, so a search finds exactly its task; `q` is a word or
+      // words of the title as a user would type them.
+      const cases: [title: string, q: string][] = [
+        ['हिन्दी परीक्षा', 'हिन्दी'],
+        ['हिन्दी परीक्षा', 'परीक्षा'],
+        ['İstanbul trip', 'İstanbul'],
+        ['ΣΊΣΥΦΟΣ myth', 'ΣΊΣΥΦΟΣ'],
+        ['mail bob@example.com now', 'bob@example.com'],
+        ['see example.com/path/file.txt', 'example.com'],
+        ['Release v1.5 notes', 'release v1.5'],
+        ['pi is 3.14159', '3.14'],
+        ['version 2.0.1 done', '2.0.1'],
+        ['nai\u0308ve plan', 'nai\u0308ve'],
+        ["it's o'clock \\back", "o'clock \\back"],
+      ]
+      for (const [title, q] of cases) {
+        const tag = fresh()
+        const task = await createTask(t.app, me, { title: `${title} ${tag}` })
+        // The title's word last: the last word of a search matches as a prefix.
+        const found = await search(`q=${encodeURIComponent(`${tag} ${q}`)}`)
+        assert.deepEqual(ids(found), [task.id], `q=${q} in "${title}"`)
+      }
+    })
+
     it('combines q with other filters and with a sort', async () => {
       const word = fresh()
       const a = await createTask(t.app, me, { title: `${word} ${word}`, status: 'doing', tags: ['red'] })

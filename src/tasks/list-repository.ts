@@ -22,9 +22,15 @@ export interface ListViewer {
   seesAllDeleted: boolean
 }
 
+/**
+ * The words of a search: letters, digits, _ and combining marks (a decomposed accent, a
+ * Devanagari vowel sign belong to their word; splitting there made such words unsearchable).
+ */
+const SEARCH_WORDS = /[\p{L}\p{N}\p{M}_]+/gu
+
 /** Quotes every word for FTS5 so no input can be read as query syntax; the last word matches as a prefix. */
 export function ftsMatchExpression(q: string): string | undefined {
-  const words = q.match(/[\p{L}\p{N}_]+/gu)
+  const words = q.match(SEARCH_WORDS)
   if (!words || words.length === 0) return undefined
   return words.map((w, i) => `"${w.replace(/"/g, '""')}"${i === words.length - 1 ? '*' : ''}`).join(' ')
 }
@@ -235,12 +241,24 @@ export interface TaskPage {
   next: Position | undefined
 }
 
-/** Prefix tsquery for PostgreSQL: every word must match, the last as a prefix. Words hold only letters, digits and _. */
-export function tsQueryExpression(q: string): string | undefined {
-  const words = q.match(/[\p{L}\p{N}_]+/gu)
-  if (!words || words.length === 0) return undefined
-  return words.map((w, i) => `${w.toLowerCase()}${i === words.length - 1 ? ':*' : ''}`).join(' & ')
-}
+/**
+ * PostgreSQL: the search's tsquery, made by the parser that made the index (`to_tsvector('simple',
+ * …)`, migration 0001) from `q`: every lexeme must match, the one at the last position as a
+ * prefix. Splitting the words in JavaScript disagreed with that parser: it keeps an email, a host,
+ * a path or a version number (`v1.5`, `3.14`) as one lexeme, and lowers case as PostgreSQL does
+ * (`İ`, a final `σ`), so such words as typed in a title were not found. Each lexeme is quoted
+ * for the tsquery syntax (a quote doubled, a backslash escaped), so no input is read as an
+ * operator. With no lexeme in `q` the tsquery is NULL, and `@@ NULL` holds for no row. A FROM
+ * item as `AS search_query` whose one column is `search_query`, so that name is the tsquery.
+ */
+const postgresSearchQuery = (q: string) => sql`(
+  SELECT string_agg(
+    '''' || replace(replace(v.lexeme, '\\', '\\\\'), '''', '''''') || '''' ||
+      CASE WHEN v.positions @> ARRAY[l.last] THEN ':*' ELSE '' END,
+    ' & ')::tsquery AS search_query
+  FROM unnest(to_tsvector('simple', ${q})) AS v,
+    (SELECT max(p) AS last FROM unnest(to_tsvector('simple', ${q})) AS u, unnest(u.positions) AS p) AS l
+)`
 
 /** bm25 over title and description; the state column (migration 0005) carries no weight. */
 const SQLITE_RANK = sql`bm25(tasks_fts, 1.0, 1.0, 0.0)`
@@ -294,13 +312,13 @@ function searchSql(
       tieBreak: sql`tasks.rowid`,
     }
   }
-  const query = tsQueryExpression(q)
-  if (query === undefined) return undefined
-  // The tsquery is a FROM item so it is parsed once per query: written inline, the prepared
+  // Nothing that could be a word (punctuation only): no search can match.
+  if (q.match(SEARCH_WORDS) === null) return undefined
+  // The tsquery is a FROM item so it is made once per query: written inline, the prepared
   // (generic) plan re-parsed it for every matching row in ts_rank and the recheck (39 → 19 ms to
   // rank 15k matches at 100k tasks, 18 → 12 ms to count them).
   return {
-    from: sql`tasks CROSS JOIN to_tsquery('simple', ${query}) AS search_query`,
+    from: sql`tasks CROSS JOIN ${postgresSearchQuery(q)} AS search_query`,
     condition: sql`tasks.search @@ search_query`,
     rankOrder: sql`ts_rank(tasks.search, search_query) DESC`,
     tieBreak: sql`tasks.id`,
