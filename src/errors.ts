@@ -62,8 +62,14 @@ export class ApiError extends Error {
 
 export const notFound = (what = 'Resource') => new ApiError('NOT_FOUND', `${what} not found`)
 export const forbidden = (message = 'You are not allowed to do this') => new ApiError('FORBIDDEN', message)
-export const preconditionFailed = () =>
-  new ApiError('PRECONDITION_FAILED', 'If-Match does not match the current version of the resource')
+/** 412, naming the header whose condition failed. */
+export const preconditionFailed = (header: 'if-match' | 'if-none-match' = 'if-match') =>
+  new ApiError(
+    'PRECONDITION_FAILED',
+    header === 'if-match'
+      ? 'If-Match does not match the current version of the resource'
+      : 'If-None-Match matches the current version of the resource',
+  )
 /**
  * The detail for a string holding half of a surrogate pair (JSON's `"\ud800"`), which is no
  * character: stored as UTF-8 it becomes U+FFFD, so what was read back would differ from what

@@ -60,6 +60,22 @@ for (const engine of testEngines()) {
       assert.ok((await ids('dueBefore=2030-01-01T11:30:00+01:00')).includes(task.id))
     })
 
+    it('compares dueBefore and dueAfter exactly when they are finer than a millisecond', async () => {
+      const task = await createTask(t.app, alice, { title: 'due', dueAt: '2031-03-03T03:03:03.000Z' })
+      const has = async (query: string) => {
+        const res = await list(`${query}&ownerId=me`)
+        assert.equal(res.statusCode, 200, res.body)
+        return (res.json() as { items: { id: string }[] }).items.some((i) => i.id === task.id)
+      }
+      // 03.000 is before 03.0009 (it was read as 03.000, and so not before it).
+      assert.equal(await has('dueBefore=2031-03-03T03:03:03.0009Z'), true)
+      assert.equal(await has('dueBefore=2031-03-03T04:03:03.0001%2B01:00'), true)
+      assert.equal(await has('dueBefore=2031-03-03T03:03:03.000Z'), false)
+      assert.equal(await has('dueBefore=2031-03-03T03:03:03.0000Z'), false)
+      assert.equal(await has('dueAfter=2031-03-03T03:03:02.9999Z'), true)
+      assert.equal(await has('dueAfter=2031-03-03T03:03:03.0001Z'), false)
+    })
+
     it('lists every problem at once and still caps big limits at 100', async () => {
       const both = await list('limit=1e1&offset=x&status=nope')
       assert.deepEqual(

@@ -173,6 +173,8 @@ for (const engine of testEngines()) {
         const res = await change(method, headers)
         assert.equal(res.statusCode, 412, `${method} ${JSON.stringify(headers)}: ${res.body}`)
         assert.equal(errorOf(res).code, 'PRECONDITION_FAILED')
+        // The message names the header whose condition failed.
+        assert.match(errorOf(res).message, 'if-match' in headers ? /^If-Match / : /^If-None-Match /)
       }
       const unchanged = await t.app.inject({ method: 'GET', url, headers: user.auth })
       assert.equal(unchanged.json().version, 1)

@@ -95,6 +95,7 @@ for (const engine of testEngines()) {
         { method: 'GET', url: `/v1/tasks/${'a'.repeat(300)}`, headers: c.user.auth },
         { method: 'GET', url: '/v1/tasks/%E0%A4%A', headers: c.user.auth },
         { method: 'GET', url: '/v1/tasks?q=%00', headers: c.user.auth },
+        { method: 'GET', url: '/v1/tasks?q=a%00b', headers: c.user.auth },
         { method: 'GET', url: '/v1/tasks?dueBefore=2026-02-30T00:00:00Z', headers: c.user.auth },
         { method: 'GET', url: '/v1/tasks?dueBefore=0000-01-01T00:00:00Z', headers: c.user.auth },
         { method: 'GET', url: '/v1/tasks?dueAfter=9999-12-31T23:00:00-05:00', headers: c.user.auth },

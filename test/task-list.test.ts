@@ -240,6 +240,10 @@ for (const engine of testEngines()) {
         'cursor=definitely-not-a-cursor',
         `cursor=${Buffer.from(JSON.stringify({ v: 1, f: { deleted: 'exclude' }, s: '-createdAt', p: { after: [{}], id: me.id } })).toString('base64url')}`,
         `cursor=${Buffer.from(JSON.stringify({ v: 1, f: { deleted: 'exclude', ownerId: "' OR 1=1" }, s: null, p: { offset: 0 } })).toString('base64url')}`,
+        // A title key PostgreSQL text cannot hold (NUL: a 500 there), and an owner id in upper
+        // case (a query's is lower-cased; PostgreSQL then listed the owner's tasks with total 0).
+        `cursor=${Buffer.from(JSON.stringify({ v: 1, f: { deleted: 'exclude' }, s: 'title', p: { after: ['abc\u0000def'], id: me.id } })).toString('base64url')}`,
+        `cursor=${Buffer.from(JSON.stringify({ v: 1, f: { deleted: 'exclude', ownerId: me.id.toUpperCase() }, s: null, p: { offset: 0 } })).toString('base64url')}`,
         // Offsets past what a query's offset takes: 2^53 and 1e21 reached SQL as floats (a 500).
         ...[2 ** 53, 1e21, 1_000_000_001].map(
           (offset) =>

@@ -116,7 +116,10 @@ function filterFromQuery(raw: RawListQuery, callerId: string, details: ErrorDeta
         field: name,
         message: 'must be an RFC 3339 date-time with a time zone, in the years 0001–9999 (UTC)',
       })
-    else filter[name] = normalised
+    // Times are kept to the millisecond, and parsing drops finer digits. That is exact for
+    // dueAfter (dueAt > 03.0009 is dueAt > 03.000 in milliseconds) but not for dueBefore, whose
+    // bound is the next millisecond up: 03.000 is before 03.0009.
+    else filter[name] = name === 'dueBefore' && finerThanMs(value) ? nextMs(normalised) : normalised
   }
   if (raw.q !== undefined) {
     const q = raw.q.trim()
@@ -178,7 +181,8 @@ function validFilter(f: unknown): f is TaskFilter {
     deleted: (v) => v === 'exclude' || v === 'include' || v === 'only',
     statuses: (v) => listOf(v, STATUSES),
     priorities: (v) => listOf(v, PRIORITIES),
-    ownerId: (v) => typeof v === 'string' && UUID.test(v),
+    // As the query parameter is stored: lower case (PostgreSQL's counts compare ids as text).
+    ownerId: (v) => typeof v === 'string' && UUID.test(v) && v === v.toLowerCase(),
     tag: (v) => typeof v === 'string' && TAG.test(v),
     dueBefore: isIso,
     dueAfter: isIso,
@@ -198,7 +202,9 @@ function validPosition(position: Position, sort: SortKey[] | null): boolean {
     if (key.field === 'createdAt' || key.field === 'updatedAt') expected.push(isIso)
     else if (key.field === 'priority')
       expected.push((v) => Number.isInteger(v) && PRIORITIES[v as number] !== undefined)
-    else if (key.field === 'title') expected.push((v) => typeof v === 'string')
+    // A title as one can be stored: PostgreSQL text holds no NUL (it was a 500 there).
+    else if (key.field === 'title')
+      expected.push((v) => typeof v === 'string' && v.length <= 1000 && !v.includes('\u0000'))
     else
       expected.push(
         (v) => v === 0 || v === 1,
@@ -265,4 +271,13 @@ export function parseListQuery(raw: RawListQuery, callerId: string): ListPlan {
 
   const sort = explicitSort ?? (explicitFilter.q !== undefined ? null : DEFAULT_SORT)
   return { filter: explicitFilter, sort, limit, offset }
+}
+
+/** Whether an RFC 3339 time has a non-zero digit of its seconds' fraction past the milliseconds. */
+const finerThanMs = (value: string) => /[.,]\d{3}\d*[1-9]/.test(value)
+
+/** The millisecond after a normalised time, or the time itself at the last millisecond of 9999 (none after it can be stored). */
+const nextMs = (iso: string) => {
+  const next = new Date(Date.parse(iso) + 1).toISOString()
+  return normaliseTimestamp(next) === next ? next : iso
 }

@@ -318,7 +318,8 @@ function searchSql(
   // (generic) plan re-parsed it for every matching row in ts_rank and the recheck (39 → 19 ms to
   // rank 15k matches at 100k tasks, 18 → 12 ms to count them).
   return {
-    from: sql`tasks CROSS JOIN ${postgresSearchQuery(q)} AS search_query`,
+    // PostgreSQL text cannot hold NUL, which separates words like any other control character.
+    from: sql`tasks CROSS JOIN ${postgresSearchQuery(q.replaceAll('\u0000', ' '))} AS search_query`,
     condition: sql`tasks.search @@ search_query`,
     rankOrder: sql`ts_rank(tasks.search, search_query) DESC`,
     tieBreak: sql`tasks.id`,

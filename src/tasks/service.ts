@@ -45,11 +45,13 @@ export interface Preconditions {
 }
 
 /** Whether a change to `task` may go ahead under `pre`'s If-Match and If-None-Match (RFC 9110 §13.2.2). */
-function preconditionsHold(pre: Preconditions, task: Task): boolean {
-  if (pre.ifMatch === undefined && pre.ifNoneMatch === undefined) return true
+/** Throws 412 naming the conditional header that fails on `task`, if one does. */
+function checkPreconditions(pre: Preconditions, task: Task): void {
+  if (pre.ifMatch === undefined && pre.ifNoneMatch === undefined) return
   const etag = taskEtag(task)
-  if (pre.ifMatch !== undefined && !ifMatchSatisfied(pre.ifMatch, etag)) return false
-  return pre.ifNoneMatch === undefined || !ifNoneMatchHits(pre.ifNoneMatch, etag)
+  if (pre.ifMatch !== undefined && !ifMatchSatisfied(pre.ifMatch, etag)) throw preconditionFailed('if-match')
+  if (pre.ifNoneMatch !== undefined && ifNoneMatchHits(pre.ifNoneMatch, etag))
+    throw preconditionFailed('if-none-match')
 }
 
 export class TaskService {
@@ -162,7 +164,7 @@ export class TaskService {
       if (!canSee(principal, task)) throw notFound('Task')
       if (!can(principal, 'task:restore', task))
         throw forbidden('Only the owner of this task (or an admin) may restore it')
-      if (!preconditionsHold(pre, task)) throw preconditionFailed()
+      checkPreconditions(pre, task)
       if (task.deletedAt === null) return { unchanged: task }
       return {
         change: { deletedAt: null, updatedAt: this.#clock().toISOString() },
@@ -180,7 +182,7 @@ export class TaskService {
         )
       }
     }
-    if (!preconditionsHold(pre, task)) throw preconditionFailed()
+    checkPreconditions(pre, task)
   }
 
   async #apply(
