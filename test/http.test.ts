@@ -7,6 +7,7 @@ import { assertErrorBody } from './assertions.ts'
 import {
   buildTestApp,
   createTask,
+  errorOf,
   PASSWORD,
   registerAndLogin,
   type TestApp,
@@ -168,6 +169,34 @@ for (const engine of testEngines()) {
       for (const url of [`/v1/tasks/${task.id}`, '/v1/tasks']) {
         const res = await t.app.inject({ method: 'GET', url, headers: user.auth })
         assert.equal(res.headers['cache-control'], 'private, no-cache', url)
+      }
+    })
+
+    it('takes an Accept that names what a route sends with its parameters, and refuses one that excludes it', async () => {
+      const user = await registerAndLogin(t.app)
+      const accepted: [string, string][] = [
+        ['/v1/me', 'application/json;charset=UTF-8'],
+        ['/v1/me', 'application/json; charset=utf-8, text/html;q=0.5'],
+        ['/v1/me', 'application/*'],
+        ['/metrics', 'text/plain;version=0.0.4'],
+        ['/metrics', 'text/plain'],
+        ['/docs', 'text/html'],
+      ]
+      for (const [url, accept] of accepted) {
+        const res = await t.app.inject({ url, headers: { ...user.auth, accept } })
+        assert.equal(res.statusCode, 200, `${url} Accept: ${accept}: ${res.body.slice(0, 200)}`)
+      }
+      for (const [url, accept] of [
+        ['/v1/me', 'text/html'],
+        ['/v1/me', 'application/json;q=0, */*'],
+        ['/v1/me', 'application/json;charset=latin1'],
+      ] as const) {
+        const res = await t.app.inject({ url, headers: { ...user.auth, accept } })
+        assert.equal(res.statusCode, 406, `${url} Accept: ${accept}`)
+        assert.equal(
+          errorOf(res).message,
+          'This endpoint produces application/json; the Accept header excludes it',
+        )
       }
     })
 

@@ -22,7 +22,7 @@ export function eventRoutes(deps: { streams: EventStreams; credentialRecheckMs: 
     r.get(
       '/v1/events',
       {
-        config: { scope: 'tasks:read', produces: 'text/event-stream' },
+        config: { scope: 'tasks:read', produces: 'text/event-stream; charset=utf-8' },
         schema: {
           tags: ['events'],
           summary: 'Live task events (Server-Sent Events)',

@@ -6,6 +6,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RawRequestDefaultEx
 import secureJson from 'secure-json-parse'
 import { ApiError, validationFailed } from '../errors.ts'
 
+/** What every route produces unless it says otherwise, as it is sent (an Accept naming the charset matches). */
+const JSON_TYPE = 'application/json; charset=utf-8'
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 /** The charset parameter of a Content-Type, quoted or not. */
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i
@@ -126,12 +129,16 @@ export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(
     if (request.is404) return done()
     const config = request.routeOptions.config
     if (config.public === undefined && config.scope === undefined) return done() // not one of ours (Swagger UI assets)
-    const produces = config.produces ?? 'application/json'
+    const produces = config.produces ?? JSON_TYPE
+    if (produces === false) return done()
     // "*/*" (autocannon, curl, most clients) accepts anything: no need to parse it.
     const accept = request.headers.accept
     if (accept !== undefined && accept !== '*/*' && request.accepts().type([produces]) === false) {
       return done(
-        new ApiError('NOT_ACCEPTABLE', `This endpoint produces ${produces}; the Accept header excludes it`),
+        new ApiError(
+          'NOT_ACCEPTABLE',
+          `This endpoint produces ${produces.split(';')[0]}; the Accept header excludes it`,
+        ),
       )
     }
     done()

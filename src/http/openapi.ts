@@ -71,7 +71,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
   await app.register(async (docs) => {
     // Swagger UI's own routes are public and unthrottled, and get a CSP that lets its bundled assets load.
     docs.addHook('onRoute', (route) => {
-      route.config = { ...(route.config ?? {}), public: true, rateLimitPolicy: 'none' }
+      route.config = { ...(route.config ?? {}), public: true, rateLimitPolicy: 'none', produces: false }
     })
     docs.addHook('onSend', async (_request, reply, payload) => {
       reply.header('content-security-policy', DOCS_CSP)

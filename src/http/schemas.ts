@@ -27,7 +27,7 @@ const DESCRIPTIONS: Record<number, string> = {
   403: 'FORBIDDEN (not the owner) or INSUFFICIENT_SCOPE (token lacks the scope)',
   404: 'NOT_FOUND: no such resource, or not visible to the caller (malformed ids included)',
   405: 'METHOD_NOT_ALLOWED, with an Allow header',
-  406: 'NOT_ACCEPTABLE: the Accept header excludes application/json',
+  406: 'NOT_ACCEPTABLE: the Accept header excludes what the endpoint produces (application/json unless it says otherwise)',
   409: 'CONFLICT, EMAIL_TAKEN or IDEMPOTENCY_IN_PROGRESS',
   412: 'PRECONDITION_FAILED: If-Match does not match the current ETag (on a resource without one, only `*` does), or If-None-Match does; nothing changed',
   413: 'PAYLOAD_TOO_LARGE: body over BODY_LIMIT_BYTES (default 1 MiB)',

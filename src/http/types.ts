@@ -12,8 +12,12 @@ declare module 'fastify' {
     sessionOnly?: boolean
     /** Which rate-limit policy applies: `auth` (stricter, per address) or `none` (operational endpoints). */
     rateLimitPolicy?: 'auth' | 'none'
-    /** Media type the route produces; Accept is checked against it (default application/json). */
-    produces?: string
+    /**
+     * Media type the route produces, with the parameters it is sent with, so that an Accept
+     * naming them matches (default `application/json; charset=utf-8`); Accept is checked against
+     * it. `false`: not checked (Swagger UI's routes, which serve HTML, scripts, styles and images).
+     */
+    produces?: string | false
   }
   interface FastifyRequest {
     principal: Principal | null

@@ -71,7 +71,7 @@ export function opsRoutes(deps: { readiness: Readiness; metrics: Metrics; metric
       '/metrics',
       {
         // Prometheus text: `Accept: text/plain` must not be 406.
-        config: { ...open, produces: 'text/plain' },
+        config: { ...open, produces: deps.metrics.registry.contentType },
         schema: {
           tags: TAG,
           summary: 'Prometheus metrics',
