@@ -31,11 +31,48 @@ class UsageError extends Error {}
 async function readPassword(): Promise<string> {
   const fromEnv = process.env.TASK_TRACKER_PASSWORD
   if (fromEnv) return fromEnv
-  if (process.stdin.isTTY) process.stderr.write('Password: ')
+  if (process.stdin.isTTY) return readHidden('Password: ')
   const chunks: Buffer[] = []
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
-  // Only the first line: `echo secret | task-tracker …` adds a newline.
-  return (Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '').trimEnd()
+  // Only the first line, without its line ending (`echo secret | task-tracker …` adds one); spaces
+  // at its end are part of the password, as they are through the API.
+  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? ''
+}
+
+/** Thrown when the person at the terminal cancels (Ctrl-C) the password prompt. */
+class Cancelled extends Error {}
+
+/**
+ * Reads one line from the terminal without showing it: node:readline has no hidden input, so
+ * the terminal is put in raw mode and the line assembled here (Enter ends it, Backspace erases,
+ * Ctrl-C cancels).
+ */
+function readHidden(prompt: string): Promise<string> {
+  const stdin = process.stdin
+  process.stderr.write(prompt)
+  stdin.setRawMode(true)
+  stdin.setEncoding('utf8')
+  stdin.resume()
+  return new Promise((resolve, reject) => {
+    let line = ''
+    const finish = (error?: Error) => {
+      stdin.off('data', onData)
+      stdin.setRawMode(false)
+      stdin.pause()
+      process.stderr.write('\n')
+      if (error) reject(error)
+      else resolve(line)
+    }
+    const onData = (chunk: string) => {
+      for (const char of chunk) {
+        if (char === '\r' || char === '\n' || char === '\u0004') return finish()
+        if (char === '\u0003') return finish(new Cancelled('cancelled'))
+        if (char === '\u007f' || char === '\b') line = [...line].slice(0, -1).join('')
+        else line += char
+      }
+    }
+    stdin.on('data', onData)
+  })
 }
 
 function roleOf(value: string | undefined): Role {
@@ -68,9 +105,13 @@ async function run(argv: string[], config: Config, out: (line: string) => void):
       email: { type: 'string' },
       name: { type: 'string' },
       role: { type: 'string' },
-      help: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   })
+  // One value each: `--name A --name B` is a mistake, not a choice of the last.
+  for (const flag of ['email', 'name', 'role'] as const)
+    if (argv.filter((arg) => arg === `--${flag}` || arg.startsWith(`--${flag}=`)).length > 1)
+      throw new UsageError(`--${flag} given more than once`)
   const command = positionals.join(' ')
   if (values.help || command === '') {
     out(USAGE)
@@ -131,10 +172,9 @@ async function main(): Promise<void> {
   try {
     await run(process.argv.slice(2), loadConfig(), (line) => process.stdout.write(`${line}\n`))
   } catch (error) {
-    if (
-      error instanceof UsageError ||
-      (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
-    ) {
+    if (error instanceof Cancelled) process.exit(130)
+    // parseArgs' own refusals (an unknown option, an option without its value) are usage errors too.
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_')) {
       process.stderr.write(`task-tracker: ${(error as Error).message}\n\n${USAGE}`)
       process.exit(64) // EX_USAGE
     }

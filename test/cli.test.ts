@@ -1,6 +1,6 @@
 // The command-line tool, run as a real process against a real database.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -44,6 +44,23 @@ for (const engine of testEngines()) {
         assert.equal(viaStdin.status, 0, viaStdin.stderr)
         assert.match(viaStdin.stdout, /created user/)
 
+        // Spaces at the end of a password read from stdin are part of it, as through the API.
+        const spaced = uniqueEmail()
+        assert.equal(
+          cli(['user', 'create', '--email', spaced, '--name', 'Sp'], {}, `${PASSWORD}  \n`).status,
+          0,
+        )
+        // Repeated or valueless options are usage errors (64) with the usage text.
+        for (const args of [
+          ['user', 'create', '--email', uniqueEmail(), '--name'],
+          ['user', 'create', '--email', uniqueEmail(), '--name', 'A', '--name', 'B'],
+        ]) {
+          const bad = cli(args, { TASK_TRACKER_PASSWORD: PASSWORD })
+          assert.equal(bad.status, 64, `${args.join(' ')}: ${bad.stderr}`)
+          assert.match(bad.stderr, /usage/i)
+        }
+        assert.equal(cli(['-h']).status, 0)
+
         const short = cli(['user', 'create', '--email', uniqueEmail(), '--name', 'X'], {
           TASK_TRACKER_PASSWORD: 'short',
         })
@@ -69,6 +86,12 @@ for (const engine of testEngines()) {
             payload: { email, password: PASSWORD },
           })
           assert.equal(login.statusCode, 200)
+          const withSpaces = await app.inject({
+            method: 'POST',
+            url: '/v1/auth/login',
+            payload: { email: spaced, password: `${PASSWORD}  ` },
+          })
+          assert.equal(withSpaces.statusCode, 200, withSpaces.body)
           const auth = { authorization: `Bearer ${(login.json() as { accessToken: string }).accessToken}` }
           assert.equal((await app.inject({ url: '/v1/users', headers: auth })).statusCode, 200)
 
@@ -112,6 +135,45 @@ for (const engine of testEngines()) {
         } finally {
           await app.close()
         }
+      } finally {
+        await pg?.drop()
+        rmSync(dataDir, { recursive: true, force: true })
+      }
+    })
+
+    it('asks for a password on a terminal without showing it, and takes it on Enter', async (t) => {
+      // A real terminal: util-linux's script(1) runs the tool on a pseudo-terminal (Linux only).
+      if (process.platform !== 'linux' || spawnSync('script', ['--version']).status !== 0) {
+        t.diagnostic('script(1) from util-linux is not available: the terminal prompt is not exercised')
+        return
+      }
+      const dataDir = mkdtempSync(join(tmpdir(), 'tt-cli-tty-'))
+      const pg = engine === 'postgres' ? await freshPostgresSchema() : undefined
+      try {
+        const email = uniqueEmail('tty')
+        const child = spawn(
+          'script',
+          [
+            '-q',
+            '-e',
+            '-c',
+            `${process.execPath} bin/task-tracker.js user create --email ${email} --name T`,
+            '/dev/null',
+          ],
+          {
+            env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, ...(pg ? { DATABASE_URL: pg.url } : {}) },
+          },
+        )
+        let output = ''
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString('utf8')
+          // Typed once the prompt shows (the terminal is then raw), then Enter.
+          if (output.includes('Password:') && !child.stdin.writableEnded) child.stdin.end(`${PASSWORD}\r`)
+        })
+        const status = await new Promise<number | null>((resolve) => child.on('close', resolve))
+        assert.equal(status, 0, output)
+        assert.match(output, /created user/)
+        assert.ok(!output.includes(PASSWORD), `the password was shown: ${JSON.stringify(output)}`)
       } finally {
         await pg?.drop()
         rmSync(dataDir, { recursive: true, force: true })
