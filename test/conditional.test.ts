@@ -190,6 +190,17 @@ for (const engine of testEngines()) {
       assert.equal((await change('POST', {}, `${url}/restore`)).statusCode, 200)
     })
 
+    it('evaluates If-Match on a read: the current tag (or *) answers, another is 412', async () => {
+      const task = await createTask(t.app, user)
+      const url = `/v1/tasks/${task.id}`
+      const read = (ifMatch: string) => t.app.inject({ url, headers: { ...user.auth, 'if-match': ifMatch } })
+      assert.equal((await read('"v1"')).statusCode, 200)
+      assert.equal((await read('*')).statusCode, 200)
+      const stale = await read('"v0"')
+      assert.equal(stale.statusCode, 412, stale.body)
+      assert.equal(errorOf(stale).code, 'PRECONDITION_FAILED')
+    })
+
     it('honours If-Match on restore: stale is 412 and the task stays deleted', async () => {
       const task = await createTask(t.app, user)
       const url = `/v1/tasks/${task.id}`

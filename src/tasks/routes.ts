@@ -3,7 +3,8 @@ import { hash } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { ifNoneMatchHits } from '../conditional.ts'
+import { ifMatchSatisfied, ifNoneMatchHits } from '../conditional.ts'
+import { preconditionFailed } from '../errors.ts'
 import { errorResponses, NoContent } from '../http/schemas.ts'
 import type { IdempotencyService } from '../idempotency/service.ts'
 import { requestFingerprint } from '../idempotency/service.ts'
@@ -197,17 +198,21 @@ export function taskRoutes(deps: { tasks: TaskService; idempotency: IdempotencyS
           tags: TAG,
           summary: 'Get a task',
           description:
-            'Answers with an `ETag`; `If-None-Match` with the current tag gives 304. Deleted tasks are 404.',
+            'Answers with an `ETag`; `If-None-Match` with the current tag gives 304, and an `If-Match` without it 412. Deleted tasks are 404.',
           params: TaskIdParams,
           response: {
             200: Type.Ref(TaskSchema),
             304: Type.Null({ description: 'Not modified' }),
-            ...errorResponses(401, 403, 404),
+            ...errorResponses(401, 403, 404, 412),
           },
         },
       },
       async (request, reply) => {
         const task = await tasks.get(principalOf(request), request.params.id)
+        // RFC 9110 §13.2.2: If-Match is evaluated first, on reads too (a client may ask for the
+        // version it holds and no other); when it does not match, 412.
+        const ifMatch = request.headers['if-match']
+        if (ifMatch !== undefined && !ifMatchSatisfied(ifMatch, taskEtag(task))) throw preconditionFailed()
         const inm = request.headers['if-none-match']
         if (inm !== undefined && ifNoneMatchHits(inm, taskEtag(task))) {
           return (reply as FastifyReply)
