@@ -23,7 +23,7 @@ export const ErrorSchema = Type.Object(
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'MALFORMED_JSON (the body is not parseable JSON, or not UTF-8) or MALFORMED_REQUEST (more than one Authorization header, with WWW-Authenticate: Bearer error="invalid_request")',
-  401: 'UNAUTHENTICATED (no credentials) or INVALID_TOKEN (bad, expired or revoked token)',
+  401: 'UNAUTHENTICATED (no credentials), INVALID_TOKEN (bad, expired or revoked token) or, on login, INVALID_CREDENTIALS',
   403: 'FORBIDDEN (not the owner) or INSUFFICIENT_SCOPE (token lacks the scope)',
   404: 'NOT_FOUND: no such resource, or not visible to the caller (malformed ids included)',
   405: 'METHOD_NOT_ALLOWED, with an Allow header',
