@@ -33,7 +33,7 @@ import { ErrorSchema } from './http/schemas.ts'
 import { registerSecurityHeaders } from './http/security-headers.ts'
 import './http/types.ts'
 import { UserSchema } from './auth/schemas.ts'
-import { clientErrorHandler, refuseConnect } from './http/client-errors.ts'
+import { answerOutsideRouting, clientErrorHandler } from './http/client-errors.ts'
 import { validatorCompiler } from './http/validation.ts'
 import { IdempotencyService } from './idempotency/service.ts'
 import { batchedStdout, scrubSecrets } from './logging.ts'
@@ -112,8 +112,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
+    // Node refuses an HTTP/1.1 request without Host with a bare 400; src/http/lifecycle.ts
+    // refuses it (and one with two Host headers, which Node takes) in API.md §1's body instead.
+    http: { requireHostHeader: false },
   })
-  refuseConnect(app)
+  answerOutsideRouting(app)
   app.decorate('database', database)
   // onClose hooks run last-registered first: registered first, the database closes last,
   // after every job, worker and stream that uses it has stopped.

@@ -67,6 +67,25 @@ describe('requests the HTTP parser refuses', () => {
       431,
       'HEADERS_TOO_LARGE',
     ],
+    // Refused after parsing, by Node (an Expect it does not meet) or by RFC 9112 §3.2 (Host).
+    [
+      'an Expect other than 100-continue',
+      'GET /health HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nConnection: close\r\n\r\n',
+      417,
+      'EXPECTATION_FAILED',
+    ],
+    [
+      'an HTTP/1.1 request without Host',
+      'GET /health HTTP/1.1\r\nConnection: close\r\n\r\n',
+      400,
+      'MALFORMED_REQUEST',
+    ],
+    [
+      'two Host headers',
+      'GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n',
+      400,
+      'MALFORMED_REQUEST',
+    ],
     [
       'CONNECT',
       'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
@@ -95,5 +114,7 @@ describe('requests the HTTP parser refuses', () => {
   it('goes on answering well-formed requests', async () => {
     const answer = await exchange(port, 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
     assert.equal(answer.status, 200)
+    // HTTP/1.0 has no Host requirement.
+    assert.equal((await exchange(port, 'GET /health HTTP/1.0\r\n\r\n')).status, 200)
   })
 })

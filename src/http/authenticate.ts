@@ -152,7 +152,7 @@ export function registerAuthentication(
 }
 
 /** Whether a header field (its name in lower case) occurs more than once among the raw name/value pairs. */
-function sentTwice(rawHeaders: string[], name: string): boolean {
+export function sentTwice(rawHeaders: string[], name: string): boolean {
   let seen = false
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const field = rawHeaders[i] as string

@@ -7,7 +7,7 @@
 // Fastify offers no hook here but its clientErrorHandler option, which writes to the socket
 // itself, as this does; the connection is closed after the answer, as Node's own is.
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
@@ -83,9 +83,31 @@ export function clientErrorHandler(
   )
 }
 
-/** Answers CONNECT requests, which never reach Fastify's router. */
-export function refuseConnect(app: FastifyInstance): void {
+/**
+ * Answers what Node's server answers by itself, never reaching Fastify's router: CONNECT (dropped
+ * without an answer otherwise) and an Expect other than 100-continue (a bare 417 otherwise).
+ */
+export function answerOutsideRouting(app: FastifyInstance): void {
   app.server.on('connect', (_request: IncomingMessage, socket: Duplex) => {
     refuse(app.log, socket as Socket, CONNECT, 'CONNECT')
+  })
+  app.server.on('checkExpectation', (_request: IncomingMessage, response: ServerResponse) => {
+    const requestId = randomUUID()
+    app.log.info({ requestId, status: 417, cause: 'Expect' }, 'request refused before routing')
+    const body = JSON.stringify({
+      error: {
+        code: 'EXPECTATION_FAILED',
+        message: 'The only expectation this server meets is Expect: 100-continue',
+        requestId,
+      },
+    })
+    response.writeHead(ERROR_STATUS.EXPECTATION_FAILED, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'x-request-id': requestId,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    })
+    response.end(body)
   })
 }

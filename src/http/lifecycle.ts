@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RawRequestDefaultExpression } from 'fastify'
 import secureJson from 'secure-json-parse'
 import { ApiError, validationFailed } from '../errors.ts'
+import { sentTwice } from './authenticate.ts'
 
 /** What every route produces unless it says otherwise, as it is sent (an Accept naming the charset matches). */
 const JSON_TYPE = 'application/json; charset=utf-8'
@@ -126,6 +127,12 @@ export function registerLifecycle(app: FastifyInstance, state: { isShuttingDown(
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    // RFC 9112 §3.2: an HTTP/1.1 request without a Host header, or with two, is a 400.
+    if (
+      (request.headers.host === undefined && request.raw.httpVersion !== '1.0') ||
+      sentTwice(request.raw.rawHeaders, 'host')
+    )
+      return done(new ApiError('MALFORMED_REQUEST', 'An HTTP/1.1 request carries exactly one Host header'))
     if (request.is404) return done()
     const config = request.routeOptions.config
     if (config.public === undefined && config.scope === undefined) return done() // not one of ours (Swagger UI assets)

@@ -31,7 +31,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         title: 'Task Tracker API',
         version,
         description:
-          'Tasks with owners, authentication, conditional requests and idempotent creation. Errors always have the body `{ "error": { "code", "message", "details"?, "requestId" } }`. Every response carries `X-Request-Id`. Requests the HTTP parser cannot take are answered in that body too, then the connection is closed: 400 `MALFORMED_REQUEST` (not well-formed HTTP/1.1, or CONNECT), 408 `REQUEST_TIMEOUT`, 431 `HEADERS_TOO_LARGE`. A request with more than one `Authorization` header is 400 `MALFORMED_REQUEST` with `WWW-Authenticate: Bearer error="invalid_request"` (which one counts would be ambiguous). Rate-limited responses carry `RateLimit-Policy` and `RateLimit` (IETF draft); 429s carry `Retry-After`.',
+          'Tasks with owners, authentication, conditional requests and idempotent creation. Errors always have the body `{ "error": { "code", "message", "details"?, "requestId" } }`. Every response carries `X-Request-Id`. Requests the HTTP parser cannot take are answered in that body too, then the connection is closed: 400 `MALFORMED_REQUEST` (not well-formed HTTP/1.1, or CONNECT; also an HTTP/1.1 request without one Host header), 408 `REQUEST_TIMEOUT`, 417 `EXPECTATION_FAILED` (an Expect other than 100-continue), 431 `HEADERS_TOO_LARGE`. A request with more than one `Authorization` header is 400 `MALFORMED_REQUEST` with `WWW-Authenticate: Bearer error="invalid_request"` (which one counts would be ambiguous). Rate-limited responses carry `RateLimit-Policy` and `RateLimit` (IETF draft); 429s carry `Retry-After`.',
       },
       servers: [],
       components: {
