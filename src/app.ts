@@ -259,7 +259,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         'WWW-Authenticate',
       ],
       maxAge: 600,
-      // A bare OPTIONS (no Origin) is answered like a preflight rather than with a text/plain 400.
+      // An OPTIONS that is no preflight of an allowed origin (no Origin, or one refused) is not
+      // answered by the plugin with a text/plain 400: it reaches the not-found handler, which
+      // answers 405 with the path's methods in Allow (OPTIONS is served to preflights only).
       strictPreflight: false,
     })
     metrics.register(app)
