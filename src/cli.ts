@@ -49,10 +49,11 @@ class Cancelled extends Error {}
  */
 function readHidden(prompt: string): Promise<string> {
   const stdin = process.stdin
-  process.stderr.write(prompt)
+  // Raw (no echo) before the prompt shows: what is typed once it shows is never echoed.
   stdin.setRawMode(true)
   stdin.setEncoding('utf8')
   stdin.resume()
+  process.stderr.write(prompt)
   return new Promise((resolve, reject) => {
     let line = ''
     const finish = (error?: Error) => {
