@@ -219,6 +219,10 @@ export class AuthService {
   ): Promise<TokenPair> {
     const now = this.#clock()
     const refreshToken = newOpaqueToken('rt_')
+    // Signed before the commit, so nothing can fail once the session exists: a login given back
+    // to the throttle on failure (login's noVerdict) has then never succeeded. Until the commit
+    // the token names a session that does not exist yet, and it is returned only after it.
+    const accessToken = await this.#tokens.issue(user, scopesForRole(user.role), familyId)
     await runInTransaction(this.#database, async (trx) => {
       await insertRefreshToken(trx, {
         id: uuidv7(),
@@ -230,7 +234,6 @@ export class AuthService {
       })
       if (alsoInTransaction) await alsoInTransaction(trx)
     })
-    const accessToken = await this.#tokens.issue(user, scopesForRole(user.role), familyId)
     return { accessToken, tokenType: 'Bearer', expiresIn: this.#tokens.ttlSeconds, refreshToken }
   }
 }

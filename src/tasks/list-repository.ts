@@ -243,8 +243,9 @@ export interface TaskPage {
 
 /**
  * PostgreSQL: the search's tsquery, made by the parser that made the index (`to_tsvector('simple',
- * …)`, migration 0001) from `q`: every lexeme must match, the one at the last position as a
- * prefix. Splitting the words in JavaScript disagreed with that parser: it keeps an email, a host,
+ * …)`, migration 0001) from `q`: every lexeme must match, as a prefix those that end where
+ * `q` ends (a half-typed word; also the whole of a half-typed compound, which the parser gives
+ * before its parts: `state-of-the-ar`, `example.com/pa`) and the one at the last position. Splitting the words in JavaScript disagreed with that parser: it keeps an email, a host,
  * a path or a version number (`v1.5`, `3.14`) as one lexeme, and lowers case as PostgreSQL does
  * (`İ`, a final `σ`), so such words as typed in a title were not found. Each lexeme is quoted
  * for the tsquery syntax (a quote doubled, a backslash escaped), so no input is read as an
@@ -254,10 +255,11 @@ export interface TaskPage {
 const postgresSearchQuery = (q: string) => sql`(
   SELECT string_agg(
     '''' || replace(replace(v.lexeme, '\\', '\\\\'), '''', '''''') || '''' ||
-      CASE WHEN v.positions @> ARRAY[l.last] THEN ':*' ELSE '' END,
+      CASE WHEN v.positions @> ARRAY[l.last] OR right(l.typed, length(v.lexeme)) = v.lexeme THEN ':*' ELSE '' END,
     ' & ')::tsquery AS search_query
   FROM unnest(to_tsvector('simple', ${q})) AS v,
-    (SELECT max(p) AS last FROM unnest(to_tsvector('simple', ${q})) AS u, unnest(u.positions) AS p) AS l
+    (SELECT max(p) AS last, lower(rtrim(${q})) AS typed
+      FROM unnest(to_tsvector('simple', ${q})) AS u, unnest(u.positions) AS p) AS l
 )`
 
 /** bm25 over title and description; the state column (migration 0005) carries no weight. */
