@@ -32,3 +32,16 @@ export function normaliseTimestamp(value: string): string | undefined {
   if (Number.isNaN(ms) || ms < MIN_MS || ms > MAX_MS) return undefined
   return new Date(ms).toISOString()
 }
+
+/**
+ * A time the service keeps to the millisecond, as the bound `stored >= bound` or `stored < bound`
+ * needs it: parsing drops digits past the millisecond, which for these comparisons means the
+ * next millisecond up (03.000 is before 03.0009, and not at or after it). At the last
+ * millisecond of 9999, after which no time can be stored, it stays where it is.
+ */
+export function millisecondCeiling(value: string): string | undefined {
+  const normalised = normaliseTimestamp(value)
+  if (normalised === undefined || !/[.,]\d{3}\d*[1-9]/.test(value)) return normalised
+  const next = new Date(Date.parse(normalised) + 1).toISOString()
+  return normaliseTimestamp(next) === next ? next : normalised
+}

@@ -53,6 +53,7 @@ describe('OpenAPI document for clients', () => {
     // What the answers carry, no more: a login's 401 has no Bearer challenge, a 406 no RateLimit
     // fields (it is refused before the limit counts it), and the 409s that say when to retry do.
     assert.ok(!headersOf('POST /v1/auth/login', '401').includes('WWW-Authenticate'))
+    assert.ok(headersOf('GET /metrics', '401').includes('WWW-Authenticate'))
     assert.ok(!headersOf('GET /v1/tasks', '406').includes('RateLimit'))
     assert.ok(headersOf('POST /v1/tasks', '409').includes('Retry-After'))
     assert.ok(

@@ -111,6 +111,18 @@ describe('requests the HTTP parser refuses', () => {
     })
   }
 
+  it('answers an unmet Expect with the request id the client sent and every security header', async () => {
+    const answer = await exchange(
+      port,
+      'GET /health HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nX-Request-Id: mine-1\r\n\r\n',
+    )
+    assert.equal(answer.status, 417)
+    assert.equal(answer.headers['x-request-id'], 'mine-1')
+    assert.equal(answer.headers.connection, 'close')
+    assert.equal(answer.headers['x-content-type-options'], 'nosniff')
+    assert.match(answer.headers['content-security-policy'] ?? '', /default-src 'none'/)
+  })
+
   it('goes on answering well-formed requests', async () => {
     const answer = await exchange(port, 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
     assert.equal(answer.status, 200)

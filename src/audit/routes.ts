@@ -2,6 +2,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import { errorResponses } from '../http/schemas.ts'
+import { millisecondCeiling } from '../time.ts'
 import { AuditListSchema, AuditQuery } from './schemas.ts'
 import type { AuditService } from './service.ts'
 
@@ -28,8 +29,9 @@ export function auditRoutes(deps: { audit: AuditService }) {
         const page = await deps.audit.list(request.principal!, {
           ...(q.actor ? { actorId: q.actor.toLowerCase() } : {}),
           ...(q.action ? { action: q.action } : {}),
-          ...(q.from ? { from: new Date(q.from).toISOString() } : {}),
-          ...(q.to ? { to: new Date(q.to).toISOString() } : {}),
+          // `at >= from` and `at < to`: both bounds are the next millisecond up when finer.
+          ...(q.from ? { from: millisecondCeiling(q.from) ?? q.from } : {}),
+          ...(q.to ? { to: millisecondCeiling(q.to) ?? q.to } : {}),
           limit,
           offset: q.offset,
         })

@@ -12,6 +12,7 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { ERROR_STATUS, type ErrorCode } from '../errors.ts'
+import { requestIdFor } from './lifecycle.ts'
 
 interface Refusal {
   code: ErrorCode
@@ -87,12 +88,12 @@ export function clientErrorHandler(
  * Answers what Node's server answers by itself, never reaching Fastify's router: CONNECT (dropped
  * without an answer otherwise) and an Expect other than 100-continue (a bare 417 otherwise).
  */
-export function answerOutsideRouting(app: FastifyInstance): void {
+export function answerOutsideRouting(app: FastifyInstance, securityHeaders: Record<string, string>): void {
   app.server.on('connect', (_request: IncomingMessage, socket: Duplex) => {
     refuse(app.log, socket as Socket, CONNECT, 'CONNECT')
   })
-  app.server.on('checkExpectation', (_request: IncomingMessage, response: ServerResponse) => {
-    const requestId = randomUUID()
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const requestId = requestIdFor(request)
     app.log.info({ requestId, status: 417, cause: 'Expect' }, 'request refused before routing')
     const body = JSON.stringify({
       error: {
@@ -102,11 +103,13 @@ export function answerOutsideRouting(app: FastifyInstance): void {
       },
     })
     response.writeHead(ERROR_STATUS.EXPECTATION_FAILED, {
+      ...securityHeaders,
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'x-request-id': requestId,
       'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
+      // Its body was not read: the connection cannot carry another request.
+      connection: 'close',
     })
     response.end(body)
   })

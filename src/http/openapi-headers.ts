@@ -5,7 +5,6 @@ type Response = { headers?: Record<string, Header> } & Record<string, unknown>
 type Operation = {
   responses?: Record<string, Response>
   requestBody?: { content?: Record<string, unknown> }
-  security?: unknown[]
 }
 type Document = { paths?: Record<string, Record<string, Operation>> }
 
@@ -33,6 +32,9 @@ const ETAG_OPERATIONS = new Set([
   'post /v1/tasks/{id}/restore',
 ])
 
+/** Operations whose 401 carries no Bearer challenge: a login's wrong password, a refresh token refused. */
+const NO_CHALLENGE = new Set(['post /v1/auth/login', 'post /v1/auth/refresh'])
+
 /** Operations whose 409 says when to retry: an idempotent create in flight, a delivery held for an attempt. */
 const RETRY_AFTER_409 = new Set([
   'post /v1/tasks',
@@ -53,9 +55,7 @@ export function documentHeaders<T>(document: T): T {
           Object.assign(headers, { 'RateLimit-Policy': RATE_LIMIT_POLICY, RateLimit: RATE_LIMIT })
         if (status === '429' || status === '503' || (status === '409' && RETRY_AFTER_409.has(name)))
           headers['Retry-After'] = RETRY_AFTER
-        // Public operations (login, refresh) answer a bad credential without a Bearer challenge.
-        const isPublic = Array.isArray(operation.security) && operation.security.length === 0
-        if (status === '401' && !isPublic) headers['WWW-Authenticate'] = WWW_AUTHENTICATE
+        if (status === '401' && !NO_CHALLENGE.has(name)) headers['WWW-Authenticate'] = WWW_AUTHENTICATE
         if (status === '201') headers.Location = LOCATION
         if (ETAG_OPERATIONS.has(name) && (status.startsWith('2') || status === '304'))
           headers.ETag = name === 'get /v1/tasks' ? LIST_ETAG : ETAG

@@ -1,7 +1,7 @@
 // Turns GET /v1/tasks query parameters into a list plan (filters, sort, page
 // position) and back into opaque cursors. Pure: unit-tested without a database.
 import { type ErrorDetail, validationFailed } from '../errors.ts'
-import { normaliseTimestamp } from '../time.ts'
+import { millisecondCeiling, normaliseTimestamp } from '../time.ts'
 import type { Priority, Status } from './model.ts'
 import { MAX_OFFSET, PRIORITIES, SORT_FIELDS, STATUSES } from './schemas.ts'
 
@@ -110,16 +110,16 @@ function filterFromQuery(raw: RawListQuery, callerId: string, details: ErrorDeta
   for (const name of ['dueBefore', 'dueAfter'] as const) {
     const value = raw[name]
     if (value === undefined) continue
-    const normalised = normaliseTimestamp(value)
+    // Times are kept to the millisecond, and parsing drops finer digits. That is exact for
+    // dueAfter (dueAt > 03.0009 is dueAt > 03.000 in milliseconds) but not for dueBefore, whose
+    // bound is the next millisecond up: 03.000 is before 03.0009.
+    const normalised = name === 'dueBefore' ? millisecondCeiling(value) : normaliseTimestamp(value)
     if (normalised === undefined)
       details.push({
         field: name,
         message: 'must be an RFC 3339 date-time with a time zone, in the years 0001–9999 (UTC)',
       })
-    // Times are kept to the millisecond, and parsing drops finer digits. That is exact for
-    // dueAfter (dueAt > 03.0009 is dueAt > 03.000 in milliseconds) but not for dueBefore, whose
-    // bound is the next millisecond up: 03.000 is before 03.0009.
-    else filter[name] = name === 'dueBefore' && finerThanMs(value) ? nextMs(normalised) : normalised
+    else filter[name] = normalised
   }
   if (raw.q !== undefined) {
     const q = raw.q.trim()
@@ -271,13 +271,4 @@ export function parseListQuery(raw: RawListQuery, callerId: string): ListPlan {
 
   const sort = explicitSort ?? (explicitFilter.q !== undefined ? null : DEFAULT_SORT)
   return { filter: explicitFilter, sort, limit, offset }
-}
-
-/** Whether an RFC 3339 time has a non-zero digit of its seconds' fraction past the milliseconds. */
-const finerThanMs = (value: string) => /[.,]\d{3}\d*[1-9]/.test(value)
-
-/** The millisecond after a normalised time, or the time itself at the last millisecond of 9999 (none after it can be stored). */
-const nextMs = (iso: string) => {
-  const next = new Date(Date.parse(iso) + 1).toISOString()
-  return normaliseTimestamp(next) === next ? next : iso
 }
