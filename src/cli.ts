@@ -58,6 +58,8 @@ function readHidden(prompt: string): Promise<string> {
     let line = ''
     const finish = (error?: Error) => {
       stdin.off('data', onData)
+      stdin.off('end', onEnd)
+      stdin.off('error', onEnd)
       stdin.setRawMode(false)
       stdin.pause()
       process.stderr.write('\n')
@@ -65,14 +67,22 @@ function readHidden(prompt: string): Promise<string> {
       else resolve(line)
     }
     const onData = (chunk: string) => {
-      for (const char of chunk) {
-        if (char === '\r' || char === '\n' || char === '\u0004') return finish()
+      // An escape sequence (an arrow key, a function key) is no part of a password.
+      for (const char of chunk.replace(/\u001b\[[0-9;]*[A-Za-z~]|\u001b./g, '')) {
+        if (char === '\r' || char === '\n') return finish()
         if (char === '\u0003') return finish(new Cancelled('cancelled'))
-        if (char === '\u007f' || char === '\b') line = [...line].slice(0, -1).join('')
-        else line += char
+        // Ctrl-D ends input on an empty line only, as a shell's does.
+        if (char === '\u0004') return line === '' ? finish(new Error('no password given')) : undefined
+        if (char === '\u0015')
+          line = '' // Ctrl-U erases the line
+        else if (char === '\u007f' || char === '\b') line = [...line].slice(0, -1).join('')
+        else if (char >= ' ') line += char // other control characters are not typed text
       }
     }
+    const onEnd = () => finish(new Error('the terminal closed before a password was given'))
     stdin.on('data', onData)
+    stdin.once('end', onEnd)
+    stdin.once('error', onEnd)
   })
 }
 

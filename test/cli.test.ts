@@ -144,7 +144,7 @@ for (const engine of testEngines()) {
     it('asks for a password on a terminal without showing it, and takes it on Enter', async (t) => {
       // A real terminal: util-linux's script(1) runs the tool on a pseudo-terminal (Linux only).
       if (process.platform !== 'linux' || spawnSync('script', ['--version']).status !== 0) {
-        t.diagnostic('script(1) from util-linux is not available: the terminal prompt is not exercised')
+        t.skip('script(1) from util-linux is not available: the terminal prompt is not exercised')
         return
       }
       const dataDir = mkdtempSync(join(tmpdir(), 'tt-cli-tty-'))
@@ -168,12 +168,29 @@ for (const engine of testEngines()) {
         child.stdout.on('data', (chunk: Buffer) => {
           output += chunk.toString('utf8')
           // Typed once the prompt shows (the terminal is then raw), then Enter.
-          if (output.includes('Password:') && !child.stdin.writableEnded) child.stdin.end(`${PASSWORD}\r`)
+          // An arrow key and a Ctrl-U (erasing what came before) are no part of it.
+          if (output.includes('Password:') && !child.stdin.writableEnded)
+            child.stdin.end(`oops\u0015${PASSWORD}\u001b[D\r`)
         })
         const status = await new Promise<number | null>((resolve) => child.on('close', resolve))
         assert.equal(status, 0, output)
         assert.match(output, /created user/)
         assert.ok(!output.includes(PASSWORD), `the password was shown: ${JSON.stringify(output)}`)
+        // What was stored is the password as it reads on the screen, without the erased or escaped keys.
+        const app = await buildApp(
+          configFrom({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...(pg ? { DATABASE_URL: pg.url } : {}) }),
+          { backgroundJobs: false },
+        )
+        try {
+          const login = await app.inject({
+            method: 'POST',
+            url: '/v1/auth/login',
+            payload: { email, password: PASSWORD },
+          })
+          assert.equal(login.statusCode, 200, login.body)
+        } finally {
+          await app.close()
+        }
       } finally {
         await pg?.drop()
         rmSync(dataDir, { recursive: true, force: true })

@@ -70,10 +70,19 @@ for (const engine of testEngines()) {
           ascii: 'plain@example.com',
         }
         const ids = Object.fromEntries(Object.keys(emails).map((k) => [k, uuidv7()]))
+        // Creation order against id order: the holder registered first, with the larger id.
+        const created: Record<string, string> = { holder: '2025-01-01T00:00:00.000Z' }
         for (const [key, email] of Object.entries(emails))
           await db
             .insertInto('users')
-            .values({ id: ids[key], email, name: key, role: 'user', created_at: now, updated_at: now })
+            .values({
+              id: ids[key],
+              email,
+              name: key,
+              role: 'user',
+              created_at: created[key] ?? now,
+              updated_at: now,
+            })
             .execute()
         // One that becomes ASCII in NFC (U+037E GREEK QUESTION MARK is ";") and meets an ASCII address.
         const toAscii = { greek: 'a\u037eb@example.com', semicolon: 'a;b@example.com' }

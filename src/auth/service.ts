@@ -77,8 +77,9 @@ export class AuthService {
     const name = input.name.trim()
     const details: ErrorDetail[] = []
     // Counted as the schema counts it (code points of the trimmed input), so an address the
-    // schema took is not refused here on its own.
-    if (!EMAIL.test(email) || [...input.email.trim()].length > 254)
+    // schema took is not refused here on its own, and as it is stored (lower-casing can lengthen:
+    // İ is two code points in lower case).
+    if (!EMAIL.test(email) || [...input.email.trim()].length > 254 || [...email].length > 254)
       details.push({ field: 'email', message: 'must be a valid email address' })
     if ([...input.password].length < 12)
       details.push({ field: 'password', message: 'must be at least 12 characters' })
