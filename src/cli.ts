@@ -39,6 +39,10 @@ async function readPassword(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? ''
 }
 
+/** A terminal's escape sequence: CSI (ESC [ … final byte), or ESC and one character. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching the terminal's ESC is the point
+const ESCAPE_SEQUENCE = /\u001b\[[0-9;]*[A-Za-z~]|\u001b./g
+
 /** Thrown when the person at the terminal cancels (Ctrl-C) the password prompt. */
 class Cancelled extends Error {}
 
@@ -68,7 +72,7 @@ function readHidden(prompt: string): Promise<string> {
     }
     const onData = (chunk: string) => {
       // An escape sequence (an arrow key, a function key) is no part of a password.
-      for (const char of chunk.replace(/\u001b\[[0-9;]*[A-Za-z~]|\u001b./g, '')) {
+      for (const char of chunk.replace(ESCAPE_SEQUENCE, '')) {
         if (char === '\r' || char === '\n') return finish()
         if (char === '\u0003') return finish(new Cancelled('cancelled'))
         // Ctrl-D ends input on an empty line only, as a shell's does.
