@@ -30,7 +30,7 @@ import { registerNotFound } from './http/not-found.ts'
 import { registerOpenApi } from './http/openapi.ts'
 import { rateLimitHook } from './http/rate-limit.ts'
 import { ErrorSchema } from './http/schemas.ts'
-import { helmetHeaders, registerSecurityHeaders } from './http/security-headers.ts'
+import { API_SECURITY, registerSecurityHeaders } from './http/security-headers.ts'
 import './http/types.ts'
 import { UserSchema } from './auth/schemas.ts'
 import { answerOutsideRouting, clientErrorHandler } from './http/client-errors.ts'
@@ -60,20 +60,6 @@ export interface AppOverrides {
   /** Start background jobs (default true). */
   backgroundJobs?: boolean
 }
-
-/** The security headers of every API response (API.md §5): nothing may be loaded, framed or posted. */
-const API_SECURITY = {
-  contentSecurityPolicy: {
-    useDefaults: false,
-    directives: {
-      defaultSrc: ["'none'"],
-      frameAncestors: ["'none'"],
-      baseUri: ["'none'"],
-      formAction: ["'none'"],
-    },
-  },
-  hsts: { maxAge: 31_536_000, includeSubDomains: true },
-} as const
 
 /**
  * How long after the shutdown signal a job in flight may run: the shutdown timeout less what
@@ -130,7 +116,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     // refuses it (and one with two Host headers, which Node takes) in API.md §1's body instead.
     http: { requireHostHeader: false },
   })
-  answerOutsideRouting(app, helmetHeaders(API_SECURITY))
+  answerOutsideRouting(app)
   app.decorate('database', database)
   // onClose hooks run last-registered first: registered first, the database closes last,
   // after every job, worker and stream that uses it has stopped.

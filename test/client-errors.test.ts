@@ -99,6 +99,9 @@ describe('requests the HTTP parser refuses', () => {
       assert.equal(answer.status, status, JSON.stringify(answer))
       assert.equal(answer.headers['content-type'], 'application/json; charset=utf-8')
       assert.equal(answer.headers.connection, 'close')
+      // The security headers of every response (API.md §5).
+      assert.equal(answer.headers['x-content-type-options'], 'nosniff')
+      assert.match(answer.headers['content-security-policy'] ?? '', /default-src 'none'/)
       const body = JSON.parse(answer.body) as { error: { code: string; message: string; requestId: string } }
       assert.equal(body.error.code, code)
       assert.ok(body.error.message.length > 0)

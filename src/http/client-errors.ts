@@ -13,6 +13,12 @@ import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { ERROR_STATUS, type ErrorCode } from '../errors.ts'
 import { requestIdFor } from './lifecycle.ts'
+import { API_SECURITY_HEADERS } from './security-headers.ts'
+
+/** The security headers every response carries (API.md §5), as raw header lines. */
+const SECURITY_LINES = Object.entries(API_SECURITY_HEADERS)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('')
 
 interface Refusal {
   code: ErrorCode
@@ -58,7 +64,7 @@ function refuse(log: FastifyBaseLogger, socket: Socket, refusal: Refusal, cause:
         `content-length: ${Buffer.byteLength(body)}\r\n` +
         `x-request-id: ${requestId}\r\n` +
         'cache-control: no-store\r\n' +
-        'x-content-type-options: nosniff\r\n' +
+        SECURITY_LINES +
         'connection: close\r\n\r\n' +
         body,
     )
@@ -88,7 +94,7 @@ export function clientErrorHandler(
  * Answers what Node's server answers by itself, never reaching Fastify's router: CONNECT (dropped
  * without an answer otherwise) and an Expect other than 100-continue (a bare 417 otherwise).
  */
-export function answerOutsideRouting(app: FastifyInstance, securityHeaders: Record<string, string>): void {
+export function answerOutsideRouting(app: FastifyInstance): void {
   app.server.on('connect', (_request: IncomingMessage, socket: Duplex) => {
     refuse(app.log, socket as Socket, CONNECT, 'CONNECT')
   })
@@ -103,7 +109,7 @@ export function answerOutsideRouting(app: FastifyInstance, securityHeaders: Reco
       },
     })
     response.writeHead(ERROR_STATUS.EXPECTATION_FAILED, {
-      ...securityHeaders,
+      ...API_SECURITY_HEADERS,
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'x-request-id': requestId,

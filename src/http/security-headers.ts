@@ -34,3 +34,20 @@ export function registerSecurityHeaders(app: FastifyInstance, options: Readonly<
     done()
   })
 }
+
+/** The security headers of every API response (API.md §5): nothing may be loaded, framed or posted. */
+export const API_SECURITY = {
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'none'"],
+      frameAncestors: ["'none'"],
+      baseUri: ["'none'"],
+      formAction: ["'none'"],
+    },
+  },
+  hsts: { maxAge: 31_536_000, includeSubDomains: true },
+} as const
+
+/** API_SECURITY's headers, for answers written outside Fastify (src/http/client-errors.ts). */
+export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = helmetHeaders(API_SECURITY)
