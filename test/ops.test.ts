@@ -1,6 +1,7 @@
 // Operational endpoints (API.md §6): health, readiness, metrics (and its token),
 // the OpenAPI 3.1 document and the self-hosted docs. Runs on every engine.
 import assert from 'node:assert/strict'
+import http from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import { assertErrorBody } from './assertions.ts'
 import { buildTestApp, createTask, registerAndLogin, type TestApp, testEngines } from './helpers.ts'
@@ -91,6 +92,30 @@ for (const engine of testEngines()) {
         headers: { authorization: 'bearer metrics-secret-token' },
       })
       assert.equal(lower.statusCode, 200)
+      // Two Authorization headers, the right token first: ambiguous, refused as on every route
+      // (over a socket: only a raw header list carries a field twice).
+      const address = new URL(await guarded.app.listen({ port: 0, host: '127.0.0.1' }))
+      const twice = await new Promise<{ status: number; challenge: unknown; body: string }>(
+        (resolve, reject) => {
+          const headers = ['Host', address.host, 'Authorization', 'Bearer metrics-secret-token']
+          headers.push('Authorization', 'Bearer not-the-token')
+          const req = http.request(new URL('/metrics', address), { headers }, (res) => {
+            let body = ''
+            res.setEncoding('utf8')
+            res.on('data', (chunk: string) => {
+              body += chunk
+            })
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, challenge: res.headers['www-authenticate'], body }),
+            )
+          })
+          req.on('error', reject)
+          req.end()
+        },
+      )
+      assert.equal(twice.status, 400, twice.body)
+      assert.equal(JSON.parse(twice.body).error.code, 'MALFORMED_REQUEST')
+      assert.equal(twice.challenge, 'Bearer error="invalid_request"')
     })
 
     it('GET /openapi.json is OpenAPI 3.1 with every route and its error responses', async () => {

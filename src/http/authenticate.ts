@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Principal, RequestOrigin } from '../auth/scopes.ts'
 import { invalidToken } from '../auth/tokens.ts'
 import { ApiError, serviceUnavailable } from '../errors.ts'
+import { sentTwice } from './raw-headers.ts'
 
 export interface CredentialVerifier {
   /** Resolves a bearer credential (JWT or personal API token) or throws INVALID_TOKEN. */
@@ -17,6 +18,16 @@ const BEARER = /^Bearer[ ]+([^\s]+)\s*$/i
 export function bearerToken(header: string | undefined): string | undefined {
   return header === undefined ? undefined : BEARER.exec(header)?.[1]
 }
+/**
+ * A request with more than one Authorization header: Node keeps the first and drops the rest, a
+ * proxy may read the last. Two credentials in one request are ambiguous, so none is used
+ * (RFC 6750 §3.1: invalid_request, 400).
+ */
+export const severalAuthorizations = () =>
+  new ApiError('MALFORMED_REQUEST', 'Send one Authorization header, not several', {
+    headers: { 'www-authenticate': 'Bearer error="invalid_request"' },
+  })
+
 /** Longer bearer values are refused before any parsing (no legitimate token is near this). */
 const MAX_TOKEN_LENGTH = 8192
 
@@ -97,11 +108,7 @@ export function registerAuthentication(
     // down. An unknown route (404, 405) does count per user, as every other authenticated request.
     if (header === undefined || request.routeOptions.config.public) return
     if (sentTwice(request.raw.rawHeaders, 'authorization')) {
-      // Node keeps the first and drops the rest; a proxy may read the last. Two credentials in
-      // one request are ambiguous, so none is used (RFC 6750 §3.1: invalid_request, 400).
-      request.authError = new ApiError('MALFORMED_REQUEST', 'Send one Authorization header, not several', {
-        headers: { 'www-authenticate': 'Bearer error="invalid_request"' },
-      })
+      request.authError = severalAuthorizations()
       return
     }
     const token = bearerToken(header)
@@ -149,16 +156,4 @@ export function registerAuthentication(
   }
 
   return { resolvePrincipal, enforceAccess }
-}
-
-/** Whether a header field (its name in lower case) occurs more than once among the raw name/value pairs. */
-export function sentTwice(rawHeaders: string[], name: string): boolean {
-  let seen = false
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const field = rawHeaders[i] as string
-    if (field.length !== name.length || field.toLowerCase() !== name) continue
-    if (seen) return true
-    seen = true
-  }
-  return false
 }

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RawRequestDefaultExpression } from 'fastify'
 import secureJson from 'secure-json-parse'
 import { ApiError, validationFailed } from '../errors.ts'
-import { sentTwice } from './authenticate.ts'
+import { sentTwice } from './raw-headers.ts'
 
 /** What every route produces unless it says otherwise, as it is sent (an Accept naming the charset matches). */
 const JSON_TYPE = 'application/json; charset=utf-8'

@@ -22,7 +22,7 @@ export const ErrorSchema = Type.Object(
 )
 
 const DESCRIPTIONS: Record<number, string> = {
-  400: 'MALFORMED_JSON (the body is not parseable JSON, or not UTF-8) or MALFORMED_REQUEST (more than one Authorization header, with WWW-Authenticate: Bearer error="invalid_request")',
+  400: 'MALFORMED_JSON (the body is not parseable JSON, or not UTF-8) or MALFORMED_REQUEST (an HTTP/1.1 request without exactly one Host header; more than one Authorization header, with WWW-Authenticate: Bearer error="invalid_request")',
   401: 'UNAUTHENTICATED (no credentials), INVALID_TOKEN (bad, expired or revoked token) or, on login, INVALID_CREDENTIALS',
   403: 'FORBIDDEN (not the owner) or INSUFFICIENT_SCOPE (token lacks the scope)',
   404: 'NOT_FOUND: no such resource, or not visible to the caller (malformed ids included)',
@@ -39,14 +39,13 @@ const DESCRIPTIONS: Record<number, string> = {
   503: 'SERVICE_UNAVAILABLE: a dependency is down or overloaded, or the service is shutting down; with Retry-After',
 }
 
-const ALWAYS = [406, 429, 500, 503]
+// 400: any route refuses an HTTP/1.1 request without exactly one Host header (src/http/lifecycle.ts).
+const ALWAYS = [400, 406, 429, 500, 503]
 
 /** Error responses for a route's schema: the listed statuses plus those any route can return. */
 export function errorResponses(...statuses: number[]): Record<number, TSchema> {
   const out: Record<number, TSchema> = {}
-  // A route that takes a credential (lists 401) also refuses one sent twice: 400 MALFORMED_REQUEST.
-  const withCredential = statuses.includes(401) ? [400] : []
-  for (const status of [...new Set([...statuses, ...withCredential, ...ALWAYS])].sort()) {
+  for (const status of [...new Set([...statuses, ...ALWAYS])].sort()) {
     out[status] = Type.Ref(ErrorSchema, { description: DESCRIPTIONS[status] ?? 'Error' })
   }
   return out

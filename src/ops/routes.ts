@@ -3,7 +3,8 @@ import { timingSafeEqual } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { ApiError, serviceUnavailable } from '../errors.ts'
-import { bearerToken } from '../http/authenticate.ts'
+import { bearerToken, severalAuthorizations } from '../http/authenticate.ts'
+import { sentTwice } from '../http/raw-headers.ts'
 import { errorResponses } from '../http/schemas.ts'
 import type { Metrics } from './metrics.ts'
 
@@ -86,6 +87,8 @@ export function opsRoutes(deps: { readiness: Readiness; metrics: Metrics; metric
       },
       async (request, reply) => {
         if (deps.metricsToken) {
+          // The same rule as for every other Bearer credential: one Authorization header.
+          if (sentTwice(request.raw.rawHeaders, 'authorization')) throw severalAuthorizations()
           const given = bearerToken(request.headers.authorization)
           if (!given)
             throw new ApiError('UNAUTHENTICATED', 'Metrics need Authorization: Bearer <METRICS_TOKEN>', {
